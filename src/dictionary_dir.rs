@@ -1,0 +1,70 @@
+//! Reading a dictionary directory: the `*.txt` files directly inside it, in
+//! file-name order.
+//!
+//! Hidden entries are skipped, which is what makes a Kubernetes ConfigMap
+//! mount work: its files are symlinks into a `..data` directory that is
+//! swapped atomically, and `..data` and the timestamped directories start
+//! with a dot. Symlinks to files are followed.
+
+use std::fs;
+use std::path::Path;
+
+use crate::engine::{DictionaryError, DictionarySource, Engine};
+
+/// Reads every dictionary file in `dir`, sorted by file name.
+pub fn load(dir: &Path) -> Result<Vec<DictionarySource>, Vec<DictionaryError>> {
+    let shown = dir.display().to_string();
+    let listing = fs::read_dir(dir)
+        .map_err(|err| vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))])?;
+    let mut paths = Vec::new();
+    let mut errors = Vec::new();
+    for entry in listing {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                errors.push(DictionaryError::new(&shown, 0, format!("cannot list directory: {err}")));
+                continue;
+            }
+        };
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || !name.ends_with(".txt") {
+            continue;
+        }
+        let path = entry.path();
+        // `metadata` follows symlinks: a ConfigMap's `x.txt -> ..data/x.txt`
+        // counts as a file.
+        if path.metadata().is_ok_and(|meta| meta.is_file()) {
+            paths.push((name.to_string(), path));
+        }
+    }
+    paths.sort();
+    let mut sources = Vec::with_capacity(paths.len());
+    for (_, path) in paths {
+        let shown = path.display().to_string();
+        match fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => sources.push(DictionarySource::new(shown, text)),
+                Err(err) => {
+                    let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+                    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                    errors.push(DictionaryError::new(&shown, line, "file is not valid UTF-8"));
+                }
+            },
+            Err(err) => errors.push(DictionaryError::new(&shown, 0, format!("cannot read file: {err}"))),
+        }
+    }
+    if sources.is_empty() && errors.is_empty() {
+        errors.push(DictionaryError::new(&shown, 0, "no dictionary files (*.txt) in this directory"));
+    }
+    if errors.is_empty() {
+        Ok(sources)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads and compiles a dictionary directory, exactly as the server does.
+pub fn build(dir: &Path) -> Result<Engine, Vec<DictionaryError>> {
+    Engine::build(&load(dir)?)
+}

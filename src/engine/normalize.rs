@@ -1,0 +1,212 @@
+//! Text normalisation with an exact map back to the original bytes.
+//!
+//! Dictionary literals and message text go through the same folding, so that
+//! `ｆｕｃｋ`, `FUCK` and `f\u{200b}uck` all meet the entry `fuck`. Matching
+//! happens on the folded text, but masks must land on what the sender typed,
+//! so every folded byte remembers the original character it came from.
+
+/// Text after folding, plus where each of its bytes came from.
+///
+/// When folding changes nothing (the common case for lower-case ASCII and for
+/// most CJK chat text) no copy and no map are made: `origin` is empty and
+/// offsets map to themselves.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    text: String,
+    /// `origin[i]` is the byte offset, in the original text, of the character
+    /// that produced folded byte `i`. Empty when the text is unchanged.
+    origin: Vec<u32>,
+    identity: bool,
+}
+
+impl Normalized {
+    /// Folds `original` into this buffer, reusing its allocations.
+    pub fn fold_into(&mut self, original: &str) {
+        self.text.clear();
+        self.origin.clear();
+        if !needs_folding(original) {
+            self.identity = true;
+            return;
+        }
+        self.identity = false;
+        self.text.reserve(original.len());
+        self.origin.reserve(original.len());
+        for (at, ch) in original.char_indices() {
+            let before = self.text.len();
+            push_folded(ch, &mut self.text);
+            let added = self.text.len() - before;
+            // Offsets are u32: a message is at most a few KiB (Tencent caps
+            // them at 12 KB) and the server refuses bodies above its limit.
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            self.origin.extend(std::iter::repeat_n(at, added));
+        }
+    }
+
+    /// Folds `original` into a new buffer.
+    pub fn new(original: &str) -> Normalized {
+        let mut normalized = Normalized::default();
+        normalized.fold_into(original);
+        normalized
+    }
+
+    /// The folded text; `original` must be the text given to `fold_into`.
+    pub fn text<'a>(&'a self, original: &'a str) -> &'a str {
+        if self.identity {
+            original
+        } else {
+            &self.text
+        }
+    }
+
+    /// Maps a span of the folded text back to a span of the original text.
+    ///
+    /// The result starts at the first original character that produced folded
+    /// byte `start` and ends after the character that produced byte `end - 1`,
+    /// so invisible characters dropped inside the span are covered too.
+    pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
+        if self.identity {
+            return (start, end);
+        }
+        if start >= end || end > self.origin.len() {
+            return (start.min(original.len()), start.min(original.len()));
+        }
+        let first = self.origin[start] as usize;
+        let last = self.origin[end - 1] as usize;
+        let last_len = original[last..].chars().next().map_or(0, char::len_utf8);
+        (first, last + last_len)
+    }
+}
+
+/// Folds a whole string (used for dictionary literals).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        push_folded(ch, &mut out);
+    }
+    out
+}
+
+/// True when folding would change at least one character.
+fn needs_folding(text: &str) -> bool {
+    if text.is_ascii() {
+        return text.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    text.chars().any(|ch| !folds_to_itself(ch))
+}
+
+fn folds_to_itself(ch: char) -> bool {
+    match ch {
+        'A'..='Z' => false,
+        '\0'..='\x7F' => true,
+        // CJK, kana and Hangul syllables have no case and no width variant;
+        // answering without the case tables keeps Chinese text cheap.
+        '\u{3041}'..='\u{3163}' | '\u{3165}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}' => true,
+        'ß' | 'ẞ' | 'ς' => false,
+        _ => {
+            if is_invisible(ch) || fold_width(ch) != ch {
+                return false;
+            }
+            let mut lower = ch.to_lowercase();
+            lower.next() == Some(ch) && lower.next().is_none()
+        }
+    }
+}
+
+/// Appends the folded form of one character (possibly nothing, possibly
+/// several characters, e.g. `İ` folds to `i̇`).
+fn push_folded(ch: char, out: &mut String) {
+    if ch.is_ascii() {
+        out.push(ch.to_ascii_lowercase());
+        return;
+    }
+    if is_invisible(ch) {
+        return;
+    }
+    let ch = fold_width(ch);
+    if ch.is_ascii() {
+        out.push(ch.to_ascii_lowercase());
+        return;
+    }
+    // `to_lowercase` is Unicode's full lower-case mapping; with the few
+    // characters whose case *folding* differs from lower-casing handled here,
+    // it is Unicode case folding for every script a chat message uses.
+    match ch {
+        'ß' | 'ẞ' => out.push_str("ss"),
+        'ς' => out.push('σ'),
+        _ => out.extend(ch.to_lowercase()),
+    }
+}
+
+/// Full-width ASCII variants (U+FF01–U+FF5E) and the ideographic space fold
+/// to their ASCII counterparts.
+fn fold_width(ch: char) -> char {
+    match ch {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(ch as u32 - 0xFEE0).unwrap_or(ch),
+        '\u{3000}' => ' ',
+        _ => ch,
+    }
+}
+
+/// Characters that render as nothing and are used to split words unseen.
+pub fn is_invisible(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{00AD}'              // soft hyphen
+        | '\u{034F}'            // combining grapheme joiner
+        | '\u{061C}'            // Arabic letter mark
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{206F}' // bidi isolates, deprecated format characters
+        | '\u{FE00}'..='\u{FE0F}' // variation selectors
+        | '\u{FEFF}'            // zero-width no-break space (BOM)
+        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}' // tag characters
+        | '\u{E0100}'..='\u{E01EF}' // variation selectors supplement
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_width_and_invisibles() {
+        assert_eq!(fold("ＦＵＣＫ"), "fuck");
+        assert_eq!(fold("FuCk"), "fuck");
+        assert_eq!(fold("f\u{200B}u\u{FEFF}c\u{00AD}k"), "fuck");
+        assert_eq!(fold("ПРИВЕТ"), "привет");
+        assert_eq!(fold("Straße"), "strasse");
+        assert_eq!(fold("赌博"), "赌博");
+        assert_eq!(fold("\u{200B}"), "");
+    }
+
+    #[test]
+    fn unchanged_text_is_not_copied() {
+        let n = Normalized::new("hello 世界");
+        assert!(n.identity);
+        assert_eq!(n.text("hello 世界"), "hello 世界");
+        assert_eq!(n.original_span("hello 世界", 6, 9), (6, 9));
+    }
+
+    #[test]
+    fn spans_map_back_over_invisible_characters() {
+        let original = "a F\u{200B}UCK!";
+        let n = Normalized::new(original);
+        let folded = n.text(original);
+        assert_eq!(folded, "a fuck!");
+        let (s, e) = n.original_span(original, 2, 6);
+        assert_eq!(&original[s..e], "F\u{200B}UCK");
+    }
+
+    #[test]
+    fn spans_map_back_over_full_width() {
+        let original = "说ｆｕｃｋ了";
+        let n = Normalized::new(original);
+        let folded = n.text(original);
+        let at = folded.find("fuck").unwrap();
+        let (s, e) = n.original_span(original, at, at + 4);
+        assert_eq!(&original[s..e], "ｆｕｃｋ");
+    }
+}

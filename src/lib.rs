@@ -1,0 +1,44 @@
+//! wordgate: a content-moderation gate for Tencent Cloud Chat before-send
+//! webhooks.
+//!
+//! # Layout
+//!
+//! - [`engine`]: the pure core. Dictionary text → compiled [`Engine`] →
+//!   [`Verdict`]. No I/O, no clock, no globals; benchmarked, fuzzed and
+//!   property-tested without a socket.
+//! - [`dictionary_dir`]: reads a dictionary directory into sources (the only
+//!   file access the core's callers need).
+//! - [`cli`]: the `check` and `validate` commands.
+//! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
+//!   benches and tests.
+//!
+//! # Example
+//!
+//! ```
+//! use wordgate::{Action, DictionarySource, Engine};
+//!
+//! let engine = Engine::build(&[
+//!     DictionarySource::new("profanity.txt", "@action mask\nfuck\n傻逼\n"),
+//!     DictionarySource::new("gambling.txt", "@action reject\n@code 120002\n赌博\n"),
+//! ])
+//! .unwrap();
+//!
+//! let verdict = engine.check_text("ＦＵＣＫ，你个傻逼");
+//! assert_eq!(verdict.decision, Action::Mask);
+//! assert_eq!(verdict.text, "****，你个**");
+//!
+//! let verdict = engine.check_text("一起去赌博吧");
+//! assert_eq!((verdict.decision, verdict.error_code), (Action::Reject, 120002));
+//! ```
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod dictionary_dir;
+pub mod engine;
+#[doc(hidden)]
+pub mod synthetic;
+
+pub use engine::{
+    Action, Channel, DictionaryError, DictionarySource, Engine, EngineStats, Hit, MessageError, TextVerdict,
+    Verdict,
+};
