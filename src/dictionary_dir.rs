@@ -11,11 +11,18 @@ use std::path::Path;
 
 use crate::engine::{DictionaryError, DictionarySource, Engine};
 
-/// Reads every dictionary file in `dir`, sorted by file name.
-pub fn load(dir: &Path) -> Result<Vec<DictionarySource>, Vec<DictionaryError>> {
+/// Reads every dictionary file in `dir`, sorted by file name, with the
+/// problems met on the way (unreadable files, bad UTF-8). Files that could
+/// be read are returned even when others could not, so one run reports
+/// every problem.
+pub fn load(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>) {
     let shown = dir.display().to_string();
-    let listing = fs::read_dir(dir)
-        .map_err(|err| vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))])?;
+    let listing = match fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(err) => {
+            return (Vec::new(), vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))])
+        }
+    };
     let mut paths = Vec::new();
     let mut errors = Vec::new();
     for entry in listing {
@@ -57,14 +64,20 @@ pub fn load(dir: &Path) -> Result<Vec<DictionarySource>, Vec<DictionaryError>> {
     if sources.is_empty() && errors.is_empty() {
         errors.push(DictionaryError::new(&shown, 0, "no dictionary files (*.txt) in this directory"));
     }
-    if errors.is_empty() {
-        Ok(sources)
-    } else {
-        Err(errors)
-    }
+    (sources, errors)
 }
 
 /// Reads and compiles a dictionary directory, exactly as the server does.
+/// Every problem is reported, in file and line order.
 pub fn build(dir: &Path) -> Result<Engine, Vec<DictionaryError>> {
-    Engine::build(&load(dir)?)
+    let (sources, mut errors) = load(dir);
+    match Engine::build(&sources) {
+        Ok(engine) if errors.is_empty() => Ok(engine),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+            Err(errors)
+        }
+    }
 }

@@ -210,10 +210,16 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             raw_entries.push((line, content));
             continue;
         };
-        let (name, value) = match directive.split_once(char::is_whitespace) {
+        let (name, mut value) = match directive.split_once(char::is_whitespace) {
             Some((name, value)) => (name, value.trim()),
             None => (directive, ""),
         };
+        if name == "mask" {
+            // `@mask #` must mean the character `#`, not an empty comment:
+            // the first character after the directive is the value, and only
+            // what follows it can be a comment.
+            value = mask_value(raw_line);
+        }
         if !raw_entries.is_empty() {
             errors.push(DictionaryError::new(
                 path,
@@ -339,6 +345,16 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
 
     errors[first_error..].sort_by_key(|error| error.line);
     ParsedFile { category, entries }
+}
+
+/// The value of an `@mask` line: its first character after the directive
+/// and whatever follows up to a trailing comment.
+fn mask_value(raw_line: &str) -> &str {
+    let rest = raw_line.trim().strip_prefix("@mask").unwrap_or_default().trim_start();
+    let Some(first) = rest.chars().next() else { return "" };
+    let after = &rest[first.len_utf8()..];
+    let end = first.len_utf8() + strip_comment(after).trim_end().len();
+    &rest[..end]
 }
 
 /// Removes a trailing `# comment`: a `#` at the start or after whitespace.

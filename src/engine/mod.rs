@@ -118,6 +118,9 @@ impl Engine {
         let block = MatcherSet::build(&categories, block_entries, &mut errors);
         let allow = MatcherSet::build(&categories, allow_entries, &mut errors);
         if !errors.is_empty() {
+            // Parse errors come per file, regex errors after all files were
+            // read; users want them in file and line order.
+            errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
             return Err(errors);
         }
         let stats = EngineStats {

@@ -1,0 +1,305 @@
+//! The engine through its public API: table-driven text cases, then whole
+//! messages. A new text case is one `t!` line.
+
+use serde_json::{json, Value};
+use wordgate::{Action, Channel, DictionarySource, Engine};
+
+/// The dictionaries every case in this file runs against. Files are in
+/// priority order, as a directory listing sorted by name gives them.
+pub fn fixture() -> Engine {
+    let files = [
+        (
+            "10-fraud.txt",
+            "@action reject\n@code 120001\n@group-code 10101\n@info 疑似诈骗\n刷单返利\nre:加\\s*微信\\s*\\d{5,}\n",
+        ),
+        ("20-gambling.txt", "@action reject\n@code 120002\n@info 赌博内容\n赌博\nre:赌.{0,3}场\nonline casino\n"),
+        ("30-profanity.txt", "@action mask\nfuck\nfucking\ncunt\nass\nshit\n傻逼\n黄片\n"),
+        ("35-insults.txt", "@action mask\n@mask #\n王八蛋\n"),
+        ("40-spam.txt", "@action discard\n加群领福利\nbuy followers\n"),
+        ("50-watch.txt", "@action review\n代购\n"),
+        ("60-plain-reject.txt", "@action reject\nforbidden\n"),
+        ("90-allow.txt", "@action allow\nScunthorpe\n三黄片研究\nassassin\n"),
+    ];
+    let sources: Vec<_> = files.iter().map(|(name, text)| DictionarySource::new(*name, *text)).collect();
+    match Engine::build(&sources) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("fixture does not compile: {errors:?}"),
+    }
+}
+
+/// `t!(name, input, decision, error_code, delivered_text)`
+macro_rules! t {
+    ($name:ident, $input:expr, $decision:ident, $code:expr, $delivered:expr) => {
+        #[test]
+        fn $name() {
+            let verdict = fixture().check_text($input);
+            assert_eq!(
+                (verdict.decision, verdict.error_code, verdict.text.as_str()),
+                (Action::$decision, $code, $delivered),
+                "input {:?}, hits {:?}",
+                $input,
+                verdict.hits
+            );
+        }
+    };
+}
+
+// Nothing to see.
+t!(clean_english, "hello, see you tomorrow", Allow, 0, "hello, see you tomorrow");
+t!(clean_chinese, "明天一起吃饭吧", Allow, 0, "明天一起吃饭吧");
+t!(empty_text, "", Allow, 0, "");
+
+// CJK masking with exact output.
+t!(cjk_mask, "你是傻逼吗", Mask, 0, "你是**吗");
+t!(cjk_mask_twice, "傻逼傻逼", Mask, 0, "****");
+t!(custom_mask_character, "你这个王八蛋", Mask, 0, "你这个###");
+t!(two_mask_characters, "王八蛋傻逼", Mask, 0, "###**");
+
+// Case and width evasion.
+t!(upper_case, "FUCK off", Mask, 0, "**** off");
+t!(mixed_case, "FuCk off", Mask, 0, "**** off");
+t!(full_width, "ｆｕｃｋ off", Mask, 0, "**** off");
+t!(full_width_upper, "ＦＵＣＫ off", Mask, 0, "**** off");
+t!(leftmost_longest, "fucking hell", Mask, 0, "******* hell");
+
+// Zero-width evasion: the mask covers the invisible characters too.
+t!(zero_width_space, "f\u{200B}uck", Mask, 0, "*****");
+t!(zero_width_joiner_cjk, "傻\u{200D}逼", Mask, 0, "***");
+t!(soft_hyphen_and_bom, "sh\u{00AD}i\u{FEFF}t", Mask, 0, "******");
+t!(variation_selector, "傻\u{FE0F}逼!", Mask, 0, "***!");
+
+// Word boundaries for ASCII literals; CJK literals match anywhere.
+t!(scunthorpe_allowed, "I live in Scunthorpe", Allow, 0, "I live in Scunthorpe");
+t!(classic_not_ass, "a classic move", Allow, 0, "a classic move");
+t!(assassin_allowed, "the assassin", Allow, 0, "the assassin");
+t!(ass_alone, "you ass", Mask, 0, "you ***");
+t!(ass_punctuated, "(ass)", Mask, 0, "(***)");
+t!(ass_next_to_cjk, "你ass好", Mask, 0, "你***好");
+t!(ass_underscore, "ass_hat", Mask, 0, "***_hat");
+t!(boundary_does_not_hide_next, "bass ass", Mask, 0, "bass ***");
+t!(cjk_inside_text, "我们去赌博吧", Reject, 120002, "我们去赌博吧");
+
+// Allow lists suppress a contained hit but not one next to it.
+t!(allow_phrase_suppresses, "三黄片研究进展", Allow, 0, "三黄片研究进展");
+t!(allow_phrase_not_neighbour, "三黄片研究和黄片", Mask, 0, "三黄片研究和**");
+
+// Regex rules run on folded text.
+t!(regex_gambling, "来赌一场", Reject, 120002, "来赌一场");
+t!(regex_gambling_gap, "赌什么场", Reject, 120002, "赌什么场");
+t!(regex_full_width_digits, "加 微信 １２３４５６", Reject, 120001, "加 微信 １２３４５６");
+t!(regex_too_short, "加微信 123", Allow, 0, "加微信 123");
+
+// Every verdict, and precedence: reject > discard > mask > review > allow.
+t!(review_only, "帮我代购", Review, 0, "帮我代购");
+t!(discard_only, "加群领福利啦", Discard, 2, "加群领福利啦");
+t!(reject_plain_code, "this is forbidden", Reject, 1, "this is forbidden");
+t!(mask_beats_review, "代购 fuck", Mask, 0, "代购 ****");
+t!(discard_beats_mask, "fuck 加群领福利", Discard, 2, "fuck 加群领福利");
+t!(reject_beats_discard, "加群领福利 赌博", Reject, 120002, "加群领福利 赌博");
+t!(reject_beats_mask, "fuck 赌博", Reject, 120002, "fuck 赌博");
+
+// Among rejects the first category in priority order gives code and info,
+// wherever its word is in the text.
+t!(first_reject_category_wins, "赌博 刷单返利", Reject, 120001, "赌博 刷单返利");
+t!(plain_reject_loses_to_coded, "forbidden 赌博", Reject, 120002, "forbidden 赌博");
+
+#[test]
+fn custom_code_and_info() {
+    let verdict = fixture().check_text("刷单返利");
+    assert_eq!((verdict.error_code, verdict.error_info.as_str()), (120001, "疑似诈骗"));
+    assert_eq!(verdict.hits.len(), 1);
+    let hit = &verdict.hits[0];
+    assert_eq!((hit.category.as_str(), hit.entry.as_str(), hit.start, hit.end), ("10-fraud", "刷单返利", 0, 12));
+}
+
+#[test]
+fn hits_report_original_bytes() {
+    let text = "ok ＦＵ\u{200B}ＣＫ";
+    let verdict = fixture().check_text(text);
+    let hit = &verdict.hits[0];
+    assert_eq!(hit.matched, "ＦＵ\u{200B}ＣＫ");
+    assert_eq!(&text[hit.start..hit.end], hit.matched);
+    assert_eq!(hit.entry, "fuck");
+}
+
+fn moderate(body: &Value, channel: Channel) -> wordgate::Verdict {
+    match fixture().moderate(body, channel) {
+        Ok(verdict) => verdict,
+        Err(err) => panic!("message refused: {err}"),
+    }
+}
+
+fn text_message(text: &str) -> Value {
+    json!({ "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": text } }] })
+}
+
+#[test]
+fn group_reject_uses_group_code() {
+    let body = text_message("刷单返利");
+    assert_eq!(moderate(&body, Channel::Group).error_code, 10101);
+    assert_eq!(moderate(&body, Channel::C2C).error_code, 120001);
+    // No @group-code: a group reject falls back to 1.
+    assert_eq!(moderate(&text_message("赌博"), Channel::Group).error_code, 1);
+}
+
+#[test]
+fn allowed_message_has_no_rewrite() {
+    let verdict = moderate(&text_message("hello"), Channel::OfficialAccount);
+    assert_eq!(verdict.decision, Action::Allow);
+    assert!(verdict.rewrite.is_none() && verdict.hits.is_empty());
+}
+
+#[test]
+fn every_text_field_is_scanned() {
+    let body = json!({
+        "MsgBody": [
+            { "MsgType": "TIMTextElem", "MsgContent": { "Text": "fuck" } },
+            { "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "fuck", "Latitude": 29.340656774469956 } },
+            { "MsgType": "TIMFaceElem", "MsgContent": { "Index": 1, "Data": "fuck" } },
+            { "MsgType": "TIMCustomElem", "MsgContent": { "Data": "fuck", "Desc": "fuck", "Ext": "fuck", "Sound": "fuck" } },
+            { "MsgType": "TIMFileElem", "MsgContent": { "FileName": "fuck.mov", "Url": "fuck" } },
+            { "MsgType": "TIMImageElem", "MsgContent": { "UUID": "fuck" } },
+        ],
+        "CloudCustomData": "fuck",
+    });
+    let verdict = moderate(&body, Channel::C2C);
+    let fields: Vec<_> = verdict.hits.iter().filter_map(|hit| hit.field.as_deref()).collect();
+    assert_eq!(
+        fields,
+        [
+            "MsgBody[0].MsgContent.Text",
+            "MsgBody[1].MsgContent.Desc",
+            "MsgBody[2].MsgContent.Data",
+            "MsgBody[3].MsgContent.Data",
+            "MsgBody[3].MsgContent.Desc",
+            "MsgBody[3].MsgContent.Ext",
+            "MsgBody[4].MsgContent.FileName",
+            "CloudCustomData",
+        ]
+    );
+    let rewrite = verdict.rewrite.expect("mask verdict rewrites");
+    let expected = json!([
+        { "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } },
+        { "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "****", "Latitude": 29.340656774469956 } },
+        { "MsgType": "TIMFaceElem", "MsgContent": { "Index": 1, "Data": "****" } },
+        { "MsgType": "TIMCustomElem", "MsgContent": { "Data": "****", "Desc": "****", "Ext": "****", "Sound": "fuck" } },
+        { "MsgType": "TIMFileElem", "MsgContent": { "FileName": "****.mov", "Url": "fuck" } },
+        { "MsgType": "TIMImageElem", "MsgContent": { "UUID": "fuck" } },
+    ]);
+    assert_eq!(rewrite.msg_body, expected);
+    assert_eq!(rewrite.cloud_custom_data.as_deref(), Some("****"));
+}
+
+#[test]
+fn relay_message_with_nested_bodies() {
+    let body = json!({
+        "MsgBody": [{
+            "MsgType": "TIMRelayElem",
+            "MsgContent": {
+                "Title": "聊天记录",
+                "MsgNum": 2,
+                "CompatibleText": "请升级",
+                "AbstractList": ["jared: 你好", "John: 傻逼"],
+                "MsgList": [
+                    { "From_Account": "jared", "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "你好" } }], "CloudCustomData": "" },
+                    { "From_Account": "John", "MsgBody": [{ "MsgContent": { "Text": "你个傻逼" }, "MsgType": "TIMTextElem" }], "CloudCustomData": "傻逼" },
+                ],
+            },
+        }],
+        "CloudCustomData": "ok",
+    });
+    let verdict = moderate(&body, Channel::Group);
+    assert_eq!(verdict.decision, Action::Mask);
+    let fields: Vec<_> = verdict.hits.iter().filter_map(|hit| hit.field.as_deref()).collect();
+    assert_eq!(
+        fields,
+        [
+            "MsgBody[0].MsgContent.AbstractList[1]",
+            "MsgBody[0].MsgContent.MsgList[1].MsgBody[0].MsgContent.Text",
+            "MsgBody[0].MsgContent.MsgList[1].CloudCustomData",
+        ]
+    );
+    let rewrite = verdict.rewrite.expect("mask verdict rewrites");
+    let content = &rewrite.msg_body[0]["MsgContent"];
+    assert_eq!(content["AbstractList"], json!(["jared: 你好", "John: **"]));
+    assert_eq!(content["MsgList"][1]["MsgBody"][0]["MsgContent"]["Text"], "你个**");
+    assert_eq!(content["MsgList"][1]["CloudCustomData"], "**");
+    assert_eq!(content["MsgList"][0], body["MsgBody"][0]["MsgContent"]["MsgList"][0]);
+    // The top-level CloudCustomData had nothing to mask.
+    assert_eq!(rewrite.cloud_custom_data, None);
+}
+
+#[test]
+fn reject_in_nested_relay_rejects_the_message() {
+    let body = json!({ "MsgBody": [{ "MsgType": "TIMRelayElem", "MsgContent": {
+        "MsgList": [{ "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "赌博" } }] }] } }] });
+    assert_eq!(moderate(&body, Channel::C2C).error_code, 120002);
+}
+
+/// Unknown element types, unknown fields, their order and their exact
+/// numbers survive a rewrite byte for byte.
+#[test]
+fn unknown_types_and_fields_are_rewritten_faithfully() {
+    let raw = r#"{"MsgBody":[{"Zeta":1,"MsgType":"TIMTextElem","MsgContent":{"Text":"傻逼 hi","Extra":{"b":1,"a":[1.50,2e3,18446744073709551616]}},"Alpha":null},{"MsgType":"TIMNewFancyElem","MsgContent":{"Text":"傻逼","Weird":0.1000000000000000055511151231257827}},{"MsgType":"TIMLocationElem","MsgContent":{"Desc":"傻逼","Latitude":29.340656774469956,"Longitude":116.77497920478824}}],"CloudCustomData":"x"}"#;
+    let body: Value = serde_json::from_str(raw).expect("valid JSON");
+    let verdict = moderate(&body, Channel::OfficialAccount);
+    let rewrite = verdict.rewrite.expect("mask verdict rewrites");
+    let expected = raw
+        .replacen("傻逼 hi", "** hi", 1)
+        .replacen(r#""Desc":"傻逼""#, r#""Desc":"**""#, 1)
+        .replace(r#"{"MsgBody":"#, "")
+        .replace(r#","CloudCustomData":"x"}"#, "")
+        // serde_json writes an exponent with its sign; the digits, and so
+        // the number, are exactly those sent.
+        .replace("2e3", "2e+3");
+    assert_eq!(serde_json::to_string(&rewrite.msg_body).expect("serialises"), expected);
+}
+
+#[test]
+fn malformed_messages_are_named() {
+    let engine = fixture();
+    let cases = [
+        (json!([1]), "the body must be a JSON object"),
+        (json!({}), "MsgBody: is missing"),
+        (json!({ "MsgBody": "hi" }), "MsgBody: must be an array of message elements"),
+        (json!({ "MsgBody": [1] }), "MsgBody[0]: must be an object with MsgType and MsgContent"),
+        (json!({ "MsgBody": [{ "MsgContent": {} }] }), "MsgBody[0]: MsgType is missing"),
+        (json!({ "MsgBody": [{ "MsgType": 3 }] }), "MsgBody[0]: MsgType must be a string"),
+        (
+            json!({ "MsgBody": [{ "MsgType": "TIMTextElem", "MsgContent": "x" }] }),
+            "MsgBody[0].MsgContent: must be an object for TIMTextElem",
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = engine.moderate(&body, Channel::C2C).expect_err("malformed body");
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[test]
+fn deeply_nested_relays_are_refused() {
+    let mut body = json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi" } }]);
+    for _ in 0..20 {
+        body = json!([{ "MsgType": "TIMRelayElem", "MsgContent": { "MsgList": [{ "MsgBody": body }] } }]);
+    }
+    let err = fixture().moderate(&json!({ "MsgBody": body }), Channel::C2C).expect_err("too deep");
+    assert!(err.to_string().contains("nest deeper than"), "{err}");
+}
+
+#[test]
+fn every_documented_sample_is_allowed_by_an_unrelated_dictionary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/samples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("samples directory") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if !name.ends_with(".request.json") {
+            continue;
+        }
+        let body: Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("JSON");
+        let verdict = fixture().moderate(&body, Channel::C2C).expect("well-formed sample");
+        assert_eq!(verdict.decision, Action::Allow, "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
