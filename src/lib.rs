@@ -32,11 +32,16 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod dictionary_dir;
 pub mod engine;
+pub mod server;
+pub mod snapshot;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod webhook;
 
 pub use engine::{
     Action, Channel, DictionaryError, DictionarySource, Engine, EngineStats, Hit, MessageError, TextVerdict,

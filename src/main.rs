@@ -1,12 +1,17 @@
 //! The `wordgate` binary: argument parsing and glue; the work is in the
 //! library.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
+use wordgate::config::{Config, ServeArgs};
+use wordgate::server::{self, AppState, Drain};
+use wordgate::snapshot::Snapshot;
 use wordgate::{cli, dictionary_dir};
 
 #[derive(Parser)]
@@ -18,6 +23,11 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the webhook server for Tencent Cloud Chat callbacks.
+    ///
+    /// Settings: built-in defaults < TOML file (--config) < WORDGATE_* environment
+    /// variables < these flags. See wordgate.example.toml for every setting.
+    Serve(ServeArgs),
     /// Moderate each TEXT (or each line of standard input) and print one JSON verdict per input.
     Check {
         /// Dictionary directory.
@@ -37,6 +47,7 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
+        Command::Serve(args) => serve(&args),
         Command::Check { dictionaries, texts } => {
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
@@ -68,6 +79,71 @@ fn main() -> ExitCode {
             Err(errors) => report(&errors),
         },
     }
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let config = match Config::load(args, std::env::vars_os()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("wordgate: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // `log` was validated with the config; the fallback is unreachable.
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+
+    let snapshot = match Snapshot::load(&config.dictionaries, 1, SystemTime::now()) {
+        Ok(snapshot) => snapshot,
+        Err(errors) => return report(&errors),
+    };
+    let summary = snapshot.summary();
+    tracing::info!(
+        dir = %config.dictionaries.display(),
+        categories = summary.stats.categories,
+        literals = summary.stats.literals,
+        regexes = summary.stats.regexes,
+        digest = %summary.digest,
+        "dictionaries loaded"
+    );
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wordgate: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::error!(listen = %config.listen, cause = %err, "cannot listen");
+                eprintln!("wordgate: cannot listen on {}: {err}", config.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let shown = listener.local_addr().map_or_else(|_| config.listen.clone(), |addr| addr.to_string());
+        tracing::info!(
+            sdkappids = ?config.sdkappid,
+            sign_check = !config.token.0.is_empty(),
+            fail_policy = config.fail_policy.as_str(),
+            "listening on http://{shown}{}",
+            config.webhook_path
+        );
+        let state = Arc::new(AppState::new(&config, snapshot));
+        match server::run(listener, state, server::signal()).await {
+            Drain::Complete => ExitCode::SUCCESS,
+            // Cut-off requests get no answer; Tencent applies its console
+            // policy to them. Still a clean, requested stop.
+            Drain::TimedOut { .. } => ExitCode::SUCCESS,
+        }
+    })
 }
 
 fn report(errors: &[wordgate::DictionaryError]) -> ExitCode {

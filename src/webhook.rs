@@ -1,0 +1,865 @@
+//! The webhook request path without a socket: query string and body bytes
+//! in, HTTP status and response bytes out.
+//!
+//! The HTTP glue in [`crate::server`] only collects the body and writes the
+//! [`Reply`]; the bench (`benches/request.rs`) and tests call [`Webhook::handle`]
+//! directly, so what is measured is what is served.
+//!
+//! Order of checks, each answering before any later one runs:
+//!
+//! 1. the query string parses (a repeated `SdkAppid`, `Sign`, `RequestTime`
+//!    or `CallbackCommand` is refused: which one would count is ambiguous);
+//! 2. [`Auth`]: `SdkAppid` (403), then `Sign` / `RequestTime` (401);
+//! 3. the body is a JSON object whose `CallbackCommand`, if present, agrees
+//!    with the query's (400);
+//! 4. the command: a before-send callback is moderated (a body whose
+//!    `MsgBody` is not an array of elements is a 400), an after-send
+//!    callback is acknowledged, anything else is acknowledged and counted.
+//!
+//! Moderation runs in-line (it takes microseconds) inside
+//! [`std::panic::catch_unwind`]: a panic in the core, or a request that has
+//! used up its budget, answers the configured [`FailPolicy`] instead, and is
+//! counted in [`Counters`].
+
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::auth::{Auth, AuthError, Credentials};
+use crate::engine::{Action, Channel, Engine, MessageError, Verdict};
+
+/// What to answer when no verdict could be reached in time (or the core
+/// failed): deliver the message, like Tencent's own default for a webhook
+/// that times out, or refuse it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailPolicy {
+    /// Answer `ErrorCode` 0: the message is delivered (fail open).
+    #[default]
+    Allow,
+    /// Answer `ErrorCode` 1: the message is refused (fail closed).
+    Reject,
+}
+
+impl FailPolicy {
+    /// `allow` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailPolicy::Allow => "allow",
+            FailPolicy::Reject => "reject",
+        }
+    }
+}
+
+/// Why the fail policy answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailReason {
+    /// The request used up its budget (body too slow, or moderation slow).
+    Budget,
+    /// The core panicked.
+    Internal,
+}
+
+/// Counters kept until the metrics endpoint exists; `/healthz` shows them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Before-send callbacks moderated.
+    pub moderated: AtomicU64,
+    /// After-send callbacks acknowledged.
+    pub after_send: AtomicU64,
+    /// Callbacks with a command this server does not handle, acknowledged.
+    pub unknown_command: AtomicU64,
+    /// Answers given by the fail policy because the budget ran out.
+    pub fail_policy_budget: AtomicU64,
+    /// Answers given by the fail policy because the core failed.
+    pub fail_policy_internal: AtomicU64,
+    /// Requests refused by [`Auth`].
+    pub unauthorized: AtomicU64,
+    /// Requests refused as malformed (400).
+    pub bad_request: AtomicU64,
+}
+
+/// A point-in-time copy of [`Counters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)]
+pub struct CounterValues {
+    pub moderated: u64,
+    pub after_send: u64,
+    pub unknown_command: u64,
+    pub fail_policy_budget: u64,
+    pub fail_policy_internal: u64,
+    pub unauthorized: u64,
+    pub bad_request: u64,
+}
+
+impl Counters {
+    /// The current values.
+    pub fn values(&self) -> CounterValues {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        CounterValues {
+            moderated: get(&self.moderated),
+            after_send: get(&self.after_send),
+            unknown_command: get(&self.unknown_command),
+            fail_policy_budget: get(&self.fail_policy_budget),
+            fail_policy_internal: get(&self.fail_policy_internal),
+            unauthorized: get(&self.unauthorized),
+            bad_request: get(&self.bad_request),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What a request got, for logs and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A before-send callback, moderated.
+    Moderated {
+        /// Which callback.
+        channel: Channel,
+        /// The verdict.
+        decision: Action,
+        /// How many dictionary hits.
+        hits: usize,
+    },
+    /// An after-send callback, acknowledged.
+    AfterSend,
+    /// A command this server does not handle, acknowledged.
+    UnknownCommand,
+    /// The fail policy answered.
+    FailPolicy(FailReason),
+    /// Refused by authentication (401/403).
+    Unauthorized,
+    /// Refused as malformed (400).
+    BadRequest,
+}
+
+/// The answer to one webhook call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+impl Reply {
+    /// A JSON error: `{"error":"<message>","status":<code>}`.
+    pub fn error(status: StatusCode, message: &str, outcome: Outcome) -> Reply {
+        Reply { status, body: error_body(status, message), outcome }
+    }
+}
+
+/// The JSON error body every non-200 answer of this server carries.
+pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
+    let mut map = Map::new();
+    map.insert("error".into(), Value::String(message.into()));
+    map.insert("status".into(), Value::from(status.as_u16()));
+    to_bytes(&Value::Object(map))
+}
+
+fn to_bytes(value: &Value) -> Vec<u8> {
+    // Serialising a `Value` into a `Vec` cannot fail (no I/O, string keys);
+    // should it ever, an empty object is still JSON.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// The query parameters this server reads, percent-decoded. Names match
+/// case-insensitively (`SdkAppid` is documented, `SdkAppId` is a common
+/// slip); values are kept as sent. `contenttype`, `ClientIP` and
+/// `OptPlatform` are accepted with any value and not otherwise used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query<'a> {
+    /// `SdkAppid`.
+    pub sdkappid: Option<Cow<'a, str>>,
+    /// `CallbackCommand`.
+    pub command: Option<Cow<'a, str>>,
+    /// `Sign`.
+    pub sign: Option<Cow<'a, str>>,
+    /// `RequestTime`.
+    pub request_time: Option<Cow<'a, str>>,
+}
+
+impl<'a> Query<'a> {
+    /// Parses a query string (without the `?`).
+    pub fn parse(query: &'a str) -> Result<Query<'a>, String> {
+        let mut parsed = Query::default();
+        for pair in query.split('&') {
+            // Names are short: find the `=` by a plain scan from the front,
+            // and only look at values of the four parameters read here.
+            let (name, value) = match pair.as_bytes().iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, ""),
+            };
+            let name =
+                percent_decode(name).ok_or_else(|| "the query string is not valid UTF-8".to_string())?;
+            let slot = match name.len() {
+                8 if name.eq_ignore_ascii_case("SdkAppid") => &mut parsed.sdkappid,
+                15 if name.eq_ignore_ascii_case("CallbackCommand") => &mut parsed.command,
+                4 if name.eq_ignore_ascii_case("Sign") => &mut parsed.sign,
+                11 if name.eq_ignore_ascii_case("RequestTime") => &mut parsed.request_time,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(format!("{name}: given more than once in the query string"));
+            }
+            let value =
+                percent_decode(value).ok_or_else(|| format!("{name}: the value is not valid UTF-8"))?;
+            *slot = Some(value);
+        }
+        Ok(parsed)
+    }
+
+    fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            sdkappid: self.sdkappid.as_deref(),
+            sign: self.sign.as_deref(),
+            request_time: self.request_time.as_deref(),
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
+/// byte; a `%` not followed by two hex digits is kept as is. `None` when
+/// the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    if !text.bytes().any(|byte| byte == b'%' || byte == b'+') {
+        return Some(Cow::Borrowed(text));
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+                match (hex(i + 1), hex(i + 2)) {
+                    (Some(high), Some(low)) => {
+                        out.push((high * 16 + low) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// What a callback command asks of this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// A before-send callback: moderate.
+    BeforeSend(Channel),
+    /// `*.CallbackAfterSendMsg`: acknowledge.
+    AfterSend,
+    /// Anything else: acknowledge and count.
+    Other,
+}
+
+impl Command {
+    /// Classifies a `CallbackCommand` (exact spelling, as Tencent sends it).
+    pub fn classify(command: &str) -> Command {
+        match command {
+            "OfficialAccount.CallbackBeforeSendMsg" => Command::BeforeSend(Channel::OfficialAccount),
+            "C2C.CallbackBeforeSendMsg" => Command::BeforeSend(Channel::C2C),
+            "Group.CallbackBeforeSendMsg" => Command::BeforeSend(Channel::Group),
+            "OfficialAccount.CallbackAfterSendMsg"
+            | "C2C.CallbackAfterSendMsg"
+            | "Group.CallbackAfterSendMsg" => Command::AfterSend,
+            _ => Command::Other,
+        }
+    }
+}
+
+/// The webhook's settings and counters; one per server, shared by every
+/// connection.
+#[derive(Debug)]
+pub struct Webhook {
+    auth: Auth,
+    fail_policy: FailPolicy,
+    budget: Duration,
+    counters: Counters,
+}
+
+/// A request whose query string parsed and authenticated; the body is next.
+#[derive(Debug)]
+pub struct Authorized<'q> {
+    command: Option<Cow<'q, str>>,
+}
+
+impl Webhook {
+    /// A webhook with these settings. `budget` is the time one request may
+    /// take from its headers to its answer.
+    pub fn new(auth: Auth, fail_policy: FailPolicy, budget: Duration) -> Webhook {
+        Webhook { auth, fail_policy, budget, counters: Counters::default() }
+    }
+
+    /// The per-request budget.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// The fail policy.
+    pub fn fail_policy(&self) -> FailPolicy {
+        self.fail_policy
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The whole request path: query and body in, answer out. `now` is the
+    /// wall clock for `RequestTime`; `started` is when the request arrived,
+    /// against which the budget is measured.
+    pub fn handle(
+        &self,
+        engine: &Engine,
+        query: Option<&str>,
+        body: &[u8],
+        now: SystemTime,
+        started: Instant,
+    ) -> Reply {
+        match self.authorize(query, now) {
+            Ok(authorized) => self.handle_authorized(engine, &authorized, body, started),
+            Err(reply) => reply,
+        }
+    }
+
+    /// Steps 1 and 2: parse the query string and authenticate, before any
+    /// body is read.
+    pub fn authorize<'q>(&self, query: Option<&'q str>, now: SystemTime) -> Result<Authorized<'q>, Reply> {
+        let query = match Query::parse(query.unwrap_or("")) {
+            Ok(query) => query,
+            Err(problem) => return Err(self.bad_request(&problem)),
+        };
+        if let Err(err) = self.auth.check(&query.credentials(), now) {
+            return Err(self.unauthorized(&err));
+        }
+        Ok(Authorized { command: query.command })
+    }
+
+    /// Steps 3 and 4, for a request [`Webhook::authorize`] let through.
+    pub fn handle_authorized(
+        &self,
+        engine: &Engine,
+        authorized: &Authorized<'_>,
+        body: &[u8],
+        started: Instant,
+    ) -> Reply {
+        let parsed = match CallbackBody::parse(body) {
+            Ok(parsed) => parsed,
+            Err(problem) => return self.bad_request(&problem),
+        };
+        let body_command = match &parsed.command {
+            None => None,
+            Some(BodyCommand::Text(command)) => Some(command.as_ref()),
+            Some(BodyCommand::NotText) => return self.bad_request("CallbackCommand: must be a string"),
+        };
+        let command = match (authorized.command.as_deref(), body_command) {
+            (Some(query), Some(body)) if query != body => {
+                return self.bad_request(&format!(
+                    "CallbackCommand: the query string says {query:?} but the body says {body:?}"
+                ))
+            }
+            (Some(command), _) | (None, Some(command)) => command,
+            (None, None) => {
+                return self.bad_request("CallbackCommand: missing from both query string and body")
+            }
+        };
+        match Command::classify(command) {
+            Command::BeforeSend(channel) => {
+                let request = parsed.into_request();
+                self.moderate(engine, &request, channel, started)
+            }
+            Command::AfterSend => {
+                bump(&self.counters.after_send);
+                ok_reply(0, "", Outcome::AfterSend)
+            }
+            Command::Other => {
+                bump(&self.counters.unknown_command);
+                ok_reply(0, "", Outcome::UnknownCommand)
+            }
+        }
+    }
+
+    fn moderate(&self, engine: &Engine, request: &Value, channel: Channel, started: Instant) -> Reply {
+        self.guarded(started, || engine.moderate(request, channel), channel)
+    }
+
+    /// Runs `moderate` so that a panic or a blown budget answers the fail
+    /// policy.
+    fn guarded(
+        &self,
+        started: Instant,
+        moderate: impl FnOnce() -> Result<Verdict, MessageError>,
+        channel: Channel,
+    ) -> Reply {
+        // The engine is immutable and holds no locks, so nothing it touches
+        // can be left half-updated by an unwind.
+        let verdict = match catch_unwind(AssertUnwindSafe(moderate)) {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(err)) => return self.bad_request(&err.to_string()),
+            Err(_) => return self.fail(FailReason::Internal),
+        };
+        if started.elapsed() > self.budget {
+            return self.fail(FailReason::Budget);
+        }
+        bump(&self.counters.moderated);
+        let outcome = Outcome::Moderated { channel, decision: verdict.decision, hits: verdict.hits.len() };
+        verdict_reply(verdict, outcome)
+    }
+
+    /// The fail policy's answer, counted. The server also uses it when the
+    /// body does not arrive within the budget.
+    pub fn fail(&self, reason: FailReason) -> Reply {
+        bump(match reason {
+            FailReason::Budget => &self.counters.fail_policy_budget,
+            FailReason::Internal => &self.counters.fail_policy_internal,
+        });
+        let code = match self.fail_policy {
+            FailPolicy::Allow => 0,
+            FailPolicy::Reject => 1,
+        };
+        ok_reply(code, "", Outcome::FailPolicy(reason))
+    }
+
+    fn bad_request(&self, problem: &str) -> Reply {
+        bump(&self.counters.bad_request);
+        Reply::error(StatusCode::BAD_REQUEST, problem, Outcome::BadRequest)
+    }
+
+    fn unauthorized(&self, err: &AuthError) -> Reply {
+        bump(&self.counters.unauthorized);
+        Reply::error(err.status(), &err.to_string(), Outcome::Unauthorized)
+    }
+}
+
+/// The top-level fields of a callback body that this server reads.
+///
+/// The engine reads `MsgBody` and the top-level `CloudCustomData` of a
+/// request and nothing else (see [`crate::engine::message`]); this server
+/// reads `CallbackCommand`. Every other top-level field is checked for JSON
+/// syntax but not built into a `Value`: building the whole body as a
+/// `serde_json::Value` (ordered maps, exact numbers) cost more than
+/// moderating it. The test `shallow_parse_moderates_like_the_whole_body`
+/// fails if the engine starts reading another top-level field.
+#[derive(Debug, Default)]
+struct CallbackBody<'a> {
+    command: Option<BodyCommand<'a>>,
+    msg_body: Option<Value>,
+    cloud_custom_data: Option<Value>,
+}
+
+/// The body's `CallbackCommand`: borrowed from the body when it has no
+/// escapes, as it never does.
+#[derive(Debug)]
+enum BodyCommand<'a> {
+    Text(Cow<'a, str>),
+    NotText,
+}
+
+impl<'de> serde::Deserialize<'de> for BodyCommand<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BodyCommandVisitor)
+    }
+}
+
+struct BodyCommandVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BodyCommandVisitor {
+    type Value = BodyCommand<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(BodyCommand::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(BodyCommand::Text(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+        Ok(BodyCommand::Text(Cow::Owned(text)))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(BodyCommand::NotText)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(BodyCommand::NotText)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(BodyCommand::NotText)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(BodyCommand::NotText)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(BodyCommand::NotText)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(BodyCommand::NotText)
+    }
+
+    // Also how serde_json hands over numbers with `arbitrary_precision`.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(BodyCommand::NotText)
+    }
+}
+
+impl<'a> CallbackBody<'a> {
+    fn parse(body: &'a [u8]) -> Result<CallbackBody<'a>, String> {
+        // Say "not an object" for `[...]` or `"..."` rather than a serde
+        // type error; an empty or broken body is a JSON syntax error below.
+        let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first.is_some_and(|&byte| byte != b'{') {
+            return Err("the body must be a JSON object".into());
+        }
+        // One UTF-8 check for the whole body is cheaper than serde_json's
+        // check of every string in it.
+        let body = std::str::from_utf8(body).map_err(|err| format!("the body is not valid UTF-8: {err}"))?;
+        let mut deserializer = serde_json::Deserializer::from_str(body);
+        let parsed = serde::Deserializer::deserialize_map(&mut deserializer, CallbackBodyVisitor)
+            .and_then(|parsed| deserializer.end().map(|()| parsed));
+        parsed.map_err(|err| match err.classify() {
+            serde_json::error::Category::Data => err.to_string(),
+            _ => format!("the body is not valid JSON: {err}"),
+        })
+    }
+
+    /// The request as the engine sees it.
+    fn into_request(self) -> Value {
+        let mut request = Map::with_capacity(2);
+        if let Some(msg_body) = self.msg_body {
+            request.insert("MsgBody".into(), msg_body);
+        }
+        if let Some(data) = self.cloud_custom_data {
+            request.insert("CloudCustomData".into(), data);
+        }
+        Value::Object(request)
+    }
+}
+
+struct CallbackBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor {
+    type Value = CallbackBody<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CallbackBody<'de>, A::Error> {
+        use serde::de::Error;
+        // Which of two `MsgBody`s would be moderated, and which one
+        // delivered, depends on the parser: refuse the ambiguity.
+        fn once<T, E: Error>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), E> {
+            if slot.is_some() {
+                return Err(E::custom(format!("{key}: given more than once")));
+            }
+            *slot = Some(value);
+            Ok(())
+        }
+        let mut body = CallbackBody::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "CallbackCommand" => once(&mut body.command, &key, map.next_value()?)?,
+                "MsgBody" => once(&mut body.msg_body, &key, map.next_value()?)?,
+                "CloudCustomData" => once(&mut body.cloud_custom_data, &key, map.next_value()?)?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// Appends `value` as JSON. Serialising into a `Vec` has no I/O to fail and
+/// `Value` keys are strings, so this cannot fail in practice.
+fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// `{"ActionStatus":"OK","ErrorCode":N,"ErrorInfo":"…"`, unclosed.
+fn envelope(code: u32, info: &str, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + info.len() + capacity);
+    out.extend_from_slice(b"{\"ActionStatus\":\"OK\",\"ErrorCode\":");
+    out.extend_from_slice(code.to_string().as_bytes());
+    out.extend_from_slice(b",\"ErrorInfo\":");
+    push_json(&mut out, info);
+    out
+}
+
+fn ok_reply(code: u32, info: &str, outcome: Outcome) -> Reply {
+    let mut body = envelope(code, info, 0);
+    body.push(b'}');
+    Reply { status: StatusCode::OK, body, outcome }
+}
+
+/// `{"ActionStatus":"OK","ErrorCode":N,"ErrorInfo":"…"}`, plus the whole
+/// rewritten `MsgBody` (and `CloudCustomData` when it changed) for a mask.
+/// The rewrite is serialised from the `Value`s the engine built, so every
+/// field, its order and every number are echoed exactly.
+fn verdict_reply(verdict: Verdict, outcome: Outcome) -> Reply {
+    let mut body = envelope(verdict.error_code, &verdict.error_info, 256);
+    if let Some(rewrite) = &verdict.rewrite {
+        body.extend_from_slice(b",\"MsgBody\":");
+        push_json(&mut body, &rewrite.msg_body);
+        if let Some(data) = &rewrite.cloud_custom_data {
+            body.extend_from_slice(b",\"CloudCustomData\":");
+            push_json(&mut body, data);
+        }
+    }
+    body.push(b'}');
+    Reply { status: StatusCode::OK, body, outcome }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::DictionarySource;
+
+    const OA_QUERY: &str = "SdkAppid=1400000001&CallbackCommand=OfficialAccount.CallbackBeforeSendMsg\
+                            &contenttype=JSON&ClientIP=127.0.0.1&OptPlatform=Mac";
+
+    fn engine() -> Engine {
+        let result = Engine::build(&[
+            DictionarySource::new("ban.txt", "@action reject\n@code 120009\n@info no\nred packet\n"),
+            DictionarySource::new("rude.txt", "@action mask\ndarn\n"),
+        ]);
+        match result {
+            Ok(engine) => engine,
+            Err(errors) => panic!("{errors:?}"),
+        }
+    }
+
+    fn webhook(policy: FailPolicy, budget: Duration) -> Webhook {
+        Webhook::new(Auth::new(vec![1400000001], None, Duration::from_secs(60)), policy, budget)
+    }
+
+    fn json(reply: &Reply) -> Value {
+        serde_json::from_slice(&reply.body).unwrap_or(Value::Null)
+    }
+
+    fn text_body(text: &str) -> Vec<u8> {
+        serde_json::json!({"MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn reject_mask_allow() {
+        let webhook = webhook(FailPolicy::Allow, Duration::from_secs(1));
+        let engine = engine();
+        let handle =
+            |body: &[u8]| webhook.handle(&engine, Some(OA_QUERY), body, SystemTime::now(), Instant::now());
+
+        let reply = handle(&text_body("a red packet"));
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, br#"{"ActionStatus":"OK","ErrorCode":120009,"ErrorInfo":"no"}"#);
+
+        let reply = handle(&text_body("oh darn"));
+        assert_eq!(
+            String::from_utf8_lossy(&reply.body),
+            r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"oh ****"}}]}"#
+        );
+
+        let reply = handle(&text_body("hello"));
+        assert_eq!(reply.body, br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#);
+        assert_eq!(
+            reply.outcome,
+            Outcome::Moderated { channel: Channel::OfficialAccount, decision: Action::Allow, hits: 0 }
+        );
+        assert_eq!(webhook.counters().values().moderated, 3);
+    }
+
+    #[test]
+    fn query_parsing() {
+        let query = Query::parse("sdkappid=1&Sign=a%62c&RequestTime=1+2&x=%zz&CallbackCommand=C2C.X");
+        let query = query.unwrap_or_default();
+        assert_eq!(query.sdkappid.as_deref(), Some("1"));
+        assert_eq!(query.sign.as_deref(), Some("abc"));
+        assert_eq!(query.request_time.as_deref(), Some("1 2"));
+        assert_eq!(query.command.as_deref(), Some("C2C.X"));
+        assert!(Query::parse("SdkAppid=1&SdkAppid=2").is_err());
+        assert!(Query::parse("Sign=%ff").is_err());
+        assert_eq!(Query::parse("").unwrap_or_default(), Query::default());
+        assert_eq!(percent_decode("50%").as_deref(), Some("50%"));
+        assert_eq!(percent_decode("%4").as_deref(), Some("%4"));
+    }
+
+    #[test]
+    fn commands_must_agree_and_exist() {
+        let webhook = webhook(FailPolicy::Allow, Duration::from_secs(1));
+        let engine = engine();
+        let now = SystemTime::now();
+        let body = br#"{"CallbackCommand":"C2C.CallbackBeforeSendMsg","MsgBody":[]}"#;
+        let reply = webhook.handle(&engine, Some(OA_QUERY), body, now, Instant::now());
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(&reply.body).contains("the query string says"));
+
+        // The body alone may name the command.
+        let reply = webhook.handle(&engine, Some("SdkAppid=1400000001"), body, now, Instant::now());
+        assert_eq!(reply.status, StatusCode::OK);
+
+        let reply = webhook.handle(&engine, Some("SdkAppid=1400000001"), b"{}", now, Instant::now());
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+        let reply = webhook.handle(
+            &engine,
+            Some("SdkAppid=1400000001"),
+            br#"{"CallbackCommand":7}"#,
+            now,
+            Instant::now(),
+        );
+        assert_eq!(json(&reply)["error"], "CallbackCommand: must be a string");
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_problem() {
+        let webhook = webhook(FailPolicy::Allow, Duration::from_secs(1));
+        let engine = engine();
+        let now = SystemTime::now();
+        let run = |body: &[u8]| json(&webhook.handle(&engine, Some(OA_QUERY), body, now, Instant::now()));
+        assert!(run(b"{not json")
+            .get("error")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.starts_with("the body is not valid JSON")));
+        assert_eq!(run(b"[1]")["error"], "the body must be a JSON object");
+        assert_eq!(run(br#"{"MsgBody":{}}"#)["error"], "MsgBody: must be an array of message elements");
+        assert_eq!(run(br#"{"MsgBody":{}}"#)["status"], 400);
+        assert_eq!(webhook.counters().values().bad_request, 4);
+    }
+
+    #[test]
+    fn a_panic_answers_the_fail_policy() {
+        for (policy, code) in [(FailPolicy::Allow, 0), (FailPolicy::Reject, 1)] {
+            let webhook = webhook(policy, Duration::from_secs(1));
+            let reply = webhook.guarded(Instant::now(), || panic!("core bug"), Channel::C2C);
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(json(&reply)["ErrorCode"], code);
+            assert_eq!(reply.outcome, Outcome::FailPolicy(FailReason::Internal));
+            assert_eq!(webhook.counters().values().fail_policy_internal, 1);
+        }
+    }
+
+    #[test]
+    fn a_blown_budget_answers_the_fail_policy() {
+        let webhook = webhook(FailPolicy::Reject, Duration::from_millis(1));
+        let engine = engine();
+        let request: Value = serde_json::from_slice(&text_body("hello")).unwrap_or(Value::Null);
+        let reply = webhook.guarded(
+            Instant::now(),
+            || {
+                std::thread::sleep(Duration::from_millis(5));
+                engine.moderate(&request, Channel::Group)
+            },
+            Channel::Group,
+        );
+        assert_eq!(reply.body, br#"{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}"#);
+        assert_eq!(reply.outcome, Outcome::FailPolicy(FailReason::Budget));
+        assert_eq!(webhook.counters().values().fail_policy_budget, 1);
+    }
+
+    #[test]
+    fn shallow_parse_moderates_like_the_whole_body() {
+        // Every top-level field the server does not read is stuffed with
+        // words the dictionaries hit. Should the engine ever read one of
+        // them, the two verdicts differ, and `CallbackBody` must learn it.
+        let engine = engine();
+        let samples: [(&[u8], Channel); 4] = [
+            (include_bytes!("../tests/data/samples/oa-before-send.request.json"), Channel::OfficialAccount),
+            (include_bytes!("../tests/data/samples/c2c-before-send.request.json"), Channel::C2C),
+            (include_bytes!("../tests/data/samples/group-before-send.request.json"), Channel::Group),
+            (include_bytes!("../tests/data/samples/group-after-send.request.json"), Channel::Group),
+        ];
+        let elements: Value =
+            serde_json::from_slice(include_bytes!("../tests/data/samples/elements.json")).unwrap_or_default();
+        let noise = serde_json::json!({"Title": "red packet", "Desc": "darn", "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "darn"}}]});
+        for (sample, channel) in samples {
+            for variant in 0..3 {
+                let mut request: Value = serde_json::from_slice(sample).unwrap_or_default();
+                let Value::Object(fields) = &mut request else { panic!("sample is an object") };
+                let names: Vec<String> = fields.keys().cloned().collect();
+                for name in names {
+                    if !matches!(name.as_str(), "MsgBody" | "CloudCustomData" | "CallbackCommand") {
+                        fields.insert(name, Value::String("red packet darn".into()));
+                    }
+                }
+                for extra in ["OfflinePushInfo", "MsgList", "Extra"] {
+                    fields.insert(extra.into(), noise.clone());
+                }
+                match variant {
+                    0 => {}
+                    1 => {
+                        fields.insert("MsgBody".into(), elements.clone());
+                        fields.insert("CloudCustomData".into(), Value::String("oh darn".into()));
+                    }
+                    _ => {
+                        fields.insert("CloudCustomData".into(), Value::String("a red packet".into()));
+                    }
+                }
+                let bytes = serde_json::to_vec(&request).unwrap_or_default();
+                let shallow = CallbackBody::parse(&bytes).map(CallbackBody::into_request);
+                let shallow = shallow.unwrap_or_else(|err| panic!("{err}"));
+                assert_eq!(
+                    engine.moderate(&shallow, channel),
+                    engine.moderate(&request, channel),
+                    "{request}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ambiguous_bodies_are_refused() {
+        let twice =
+            br#"{"MsgBody":[],"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"red packet"}}]}"#;
+        let err = CallbackBody::parse(twice).err().unwrap_or_default();
+        assert!(err.starts_with("MsgBody: given more than once"), "{err}");
+        let err = CallbackBody::parse(br#"{"MsgBody":[]} {}"#).err().unwrap_or_default();
+        assert!(err.starts_with("the body is not valid JSON: trailing characters"), "{err}");
+        let err = CallbackBody::parse(br#"{"Other":[1,}"#).err().unwrap_or_default();
+        assert!(err.starts_with("the body is not valid JSON"), "{err}");
+        assert_eq!(CallbackBody::parse(b" \"x\"").err(), Some("the body must be a JSON object".into()));
+        assert!(CallbackBody::parse(b"").is_err());
+    }
+
+    #[test]
+    fn refused_before_the_body_is_read() {
+        let webhook = webhook(FailPolicy::Allow, Duration::from_secs(1));
+        let now = SystemTime::now();
+        let err = webhook.authorize(Some("SdkAppid=42"), now).err();
+        assert_eq!(err.map(|reply| reply.status), Some(StatusCode::FORBIDDEN));
+        let err = webhook.authorize(None, now).err();
+        assert_eq!(err.map(|reply| reply.status), Some(StatusCode::FORBIDDEN));
+        assert_eq!(webhook.counters().values().unauthorized, 2);
+    }
+}

@@ -1,0 +1,10 @@
+//! The one integration test binary (`autotests = false` keeps it one link).
+//!
+//! - `engine`: the core through its public API, table-driven.
+//! - `cli`: `wordgate check` / `validate` as processes.
+//! - `properties`: proptest invariants of masking and verdicts.
+
+mod cli;
+mod engine;
+mod properties;
+mod server;
