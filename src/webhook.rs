@@ -193,15 +193,31 @@ impl<'a> Query<'a> {
     /// Parses a query string (without the `?`).
     pub fn parse(query: &'a str) -> Result<Query<'a>, String> {
         let mut parsed = Query::default();
-        for pair in query.split('&') {
-            // Names are short: find the `=` by a plain scan from the front,
-            // and only look at values of the four parameters read here.
-            let (name, value) = match pair.as_bytes().iter().position(|&byte| byte == b'=') {
-                Some(at) => (&pair[..at], &pair[at + 1..]),
-                None => (pair, ""),
+        // One pass over the bytes finds each pair's `&`, its first `=` and
+        // whether it needs percent-decoding: this runs on every callback,
+        // and `split` + `find` + a scan per part cost noticeably more.
+        let bytes = query.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            let mut end = start;
+            let mut equals = None;
+            let mut escaped = false;
+            while let Some(&byte) = bytes.get(end) {
+                match byte {
+                    b'&' => break,
+                    b'=' if equals.is_none() => equals = Some(end),
+                    b'%' | b'+' => escaped = true,
+                    _ => {}
+                }
+                end += 1;
+            }
+            let (name, value) = match equals {
+                Some(at) => (&query[start..at], &query[at + 1..end]),
+                None => (&query[start..end], ""),
             };
-            let name =
-                percent_decode(name).ok_or_else(|| "the query string is not valid UTF-8".to_string())?;
+            start = end + 1;
+            let decode = |text| if escaped { percent_decode(text) } else { Some(Cow::Borrowed(text)) };
+            let name = decode(name).ok_or_else(|| "the query string is not valid UTF-8".to_string())?;
             let slot = match name.len() {
                 8 if name.eq_ignore_ascii_case("SdkAppid") => &mut parsed.sdkappid,
                 15 if name.eq_ignore_ascii_case("CallbackCommand") => &mut parsed.command,
@@ -212,9 +228,7 @@ impl<'a> Query<'a> {
             if slot.is_some() {
                 return Err(format!("{name}: given more than once in the query string"));
             }
-            let value =
-                percent_decode(value).ok_or_else(|| format!("{name}: the value is not valid UTF-8"))?;
-            *slot = Some(value);
+            *slot = Some(decode(value).ok_or_else(|| format!("{name}: the value is not valid UTF-8"))?);
         }
         Ok(parsed)
     }
