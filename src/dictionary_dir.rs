@@ -20,7 +20,10 @@ pub fn load(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>) {
     let listing = match fs::read_dir(dir) {
         Ok(listing) => listing,
         Err(err) => {
-            return (Vec::new(), vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))])
+            return (
+                Vec::new(),
+                vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))],
+            )
         }
     };
     let mut paths = Vec::new();

@@ -44,7 +44,10 @@ const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dictionaries");
 
 #[test]
 fn check_arguments_print_one_verdict_each() {
-    let dir = dictionary_dir(&[("a.txt", "@action mask\nfuck\n"), ("b.txt", "@action reject\n@code 120009\n赌博\n")]);
+    let dir = dictionary_dir(&[
+        ("a.txt", "@action mask\nfuck\n"),
+        ("b.txt", "@action reject\n@code 120009\n赌博\n"),
+    ]);
     let dictionaries = dir.path().to_str().expect("utf-8 path");
     let output = wordgate(&["check", "--dictionaries", dictionaries, "ＦＵＣＫ you", "去赌博", "hi"], b"");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -53,7 +56,10 @@ fn check_arguments_print_one_verdict_each() {
     assert_eq!(verdicts[0]["decision"], "mask");
     assert_eq!(verdicts[0]["text"], "**** you");
     assert_eq!(verdicts[0]["hits"][0]["matched"], "ＦＵＣＫ");
-    assert_eq!((verdicts[0]["hits"][0]["start"].as_u64(), verdicts[0]["hits"][0]["end"].as_u64()), (Some(0), Some(12)));
+    assert_eq!(
+        (verdicts[0]["hits"][0]["start"].as_u64(), verdicts[0]["hits"][0]["end"].as_u64()),
+        (Some(0), Some(12))
+    );
     assert_eq!(verdicts[1]["decision"], "reject");
     assert_eq!(verdicts[1]["error_code"], 120009);
     assert_eq!(verdicts[2]["decision"], "allow");
@@ -84,7 +90,8 @@ fn shipped_dictionaries_validate_and_check() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains(": ok: "));
 
-    let output = wordgate(&["check", "--dictionaries", SHIPPED, "hello", "一起去赌博吧", "ＦＵＣＫ this"], b"");
+    let output =
+        wordgate(&["check", "--dictionaries", SHIPPED, "hello", "一起去赌博吧", "ＦＵＣＫ this"], b"");
     let verdicts = lines(&output);
     assert_eq!(verdicts[0]["decision"], "allow");
     assert_eq!(verdicts[1]["decision"], "reject");
@@ -96,9 +103,15 @@ fn shipped_dictionaries_validate_and_check() {
 #[test]
 fn validate_names_file_and_line_for_each_kind_of_mistake() {
     let dir = dictionary_dir(&[
-        ("a-directives.txt", "@acton reject\n@action block\n@code 99\n@group-code 120001\n@mask **\n@boundary around\n"),
+        (
+            "a-directives.txt",
+            "@acton reject\n@action block\n@code 99\n@group-code 120001\n@mask **\n@boundary around\n",
+        ),
         ("b-order.txt", "@action mask\n@code 120001\nword\n@info late\n@action reject\n"),
-        ("c-entries.txt", "# regexes\nre:(unclosed\nre:a*\nre:\\w{1000}{1000}\nre:\n\u{200B}\u{FEFF}\nfine\n"),
+        (
+            "c-entries.txt",
+            "# regexes\nre:(unclosed\nre:a*\nre:\\w{1000}{1000}\nre:\n\u{200B}\u{FEFF}\nfine\n",
+        ),
         ("d-twice.txt", "@action review\n@action review\n"),
         ("e-latin1.txt", "@action reject\nok\ncaf\u{e9}\n"),
         ("README.md", "@not a dictionary\n"),
@@ -154,7 +167,8 @@ fn symlinked_configmap_layout_is_read() {
     std::fs::write(data.join("words.txt"), "@action reject\nbadword\n").expect("write");
     std::os::unix::fs::symlink("..2026_11_25", dir.path().join("..data")).expect("symlink");
     std::os::unix::fs::symlink("..data/words.txt", dir.path().join("words.txt")).expect("symlink");
-    let output = wordgate(&["check", "--dictionaries", dir.path().to_str().expect("utf-8"), "a badword"], b"");
+    let output =
+        wordgate(&["check", "--dictionaries", dir.path().to_str().expect("utf-8"), "a badword"], b"");
     assert_eq!(lines(&output)[0]["decision"], "reject");
     assert!(Path::new(&dir.path().join("words.txt")).exists());
 }

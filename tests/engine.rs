@@ -109,7 +109,10 @@ fn custom_code_and_info() {
     assert_eq!((verdict.error_code, verdict.error_info.as_str()), (120001, "疑似诈骗"));
     assert_eq!(verdict.hits.len(), 1);
     let hit = &verdict.hits[0];
-    assert_eq!((hit.category.as_str(), hit.entry.as_str(), hit.start, hit.end), ("10-fraud", "刷单返利", 0, 12));
+    assert_eq!(
+        (hit.category.as_str(), hit.entry.as_str(), hit.start, hit.end),
+        ("10-fraud", "刷单返利", 0, 12)
+    );
 }
 
 #[test]

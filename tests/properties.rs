@@ -8,8 +8,8 @@ use wordgate::{Action, DictionarySource, Engine};
 /// widths, CJK, invisible characters, spaces and punctuation.
 fn text_char() -> impl Strategy<Value = char> {
     prop::sample::select(vec![
-        'a', 'b', 'c', 'A', 'B', 'ａ', 'Ｂ', '赌', '博', '傻', '逼', ' ', '.', '\u{200B}', '\u{FE0F}', '\u{00AD}', 'é',
-        'ß', '😀',
+        'a', 'b', 'c', 'A', 'B', 'ａ', 'Ｂ', '赌', '博', '傻', '逼', ' ', '.', '\u{200B}', '\u{FE0F}',
+        '\u{00AD}', 'é', 'ß', '😀',
     ])
 }
 
@@ -23,7 +23,8 @@ fn entry() -> impl Strategy<Value = String> {
 }
 
 fn engine(action: &str, entries: &[String], allow: &[String]) -> Engine {
-    let mut sources = vec![DictionarySource::new("block.txt", format!("@action {action}\n{}\n", entries.join("\n")))];
+    let mut sources =
+        vec![DictionarySource::new("block.txt", format!("@action {action}\n{}\n", entries.join("\n")))];
     if !allow.is_empty() {
         sources.push(DictionarySource::new("zz-allow.txt", format!("@action allow\n{}\n", allow.join("\n"))));
     }

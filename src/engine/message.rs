@@ -272,18 +272,19 @@ impl Engine {
     /// object, `MsgBody` not an array of elements with a string `MsgType`,
     /// relays nested too deep).
     pub fn moderate(&self, request: &Value, channel: Channel) -> Result<Verdict, MessageError> {
-        let mut scratch = Scratch::default();
         let mut found: Vec<SpanHit> = Vec::new();
         let mut hits: Vec<FieldHit> = Vec::new();
         let mut field = 0;
-        walk_request(request, &mut |path, text| {
-            found.clear();
-            self.scan(text, &mut scratch, &mut found);
-            if !found.is_empty() {
-                let rendered = path.render();
-                hits.extend(found.drain(..).map(|hit| FieldHit { field, path: rendered.clone(), hit }));
-            }
-            field += 1;
+        Scratch::with(|scratch| {
+            walk_request(request, &mut |path, text| {
+                found.clear();
+                self.scan(text, scratch, &mut found);
+                if !found.is_empty() {
+                    let rendered = path.render();
+                    hits.extend(found.drain(..).map(|hit| FieldHit { field, path: rendered.clone(), hit }));
+                }
+                field += 1;
+            })
         })?;
 
         let outcome = verdict::outcome(self, hits.iter().map(|h| &h.hit), channel);

@@ -145,10 +145,11 @@ impl Engine {
 
     /// Moderates one string, as `wordgate check` does.
     pub fn check_text(&self, text: &str) -> TextVerdict {
-        let mut scratch = Scratch::default();
-        let mut hits = Vec::new();
-        self.scan(text, &mut scratch, &mut hits);
-        verdict::decide_text(self, text, &hits)
+        Scratch::with(|scratch| {
+            let mut hits = Vec::new();
+            self.scan(text, scratch, &mut hits);
+            verdict::decide_text(self, text, &hits)
+        })
     }
 
     /// Finds every hit in `text` that survives boundaries and allow lists,
@@ -188,12 +189,46 @@ impl Engine {
     }
 }
 
-/// Buffers reused across the fields of one message.
+/// Buffers reused across fields and across requests on one thread, so a
+/// verdict allocates nothing for folding and matching.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     normalized: Normalized,
     raw: Vec<RawHit>,
     allowed: Vec<RawHit>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Runs `f` with this thread's scratch buffers (fresh ones if they are
+    /// somehow in use already).
+    pub(crate) fn with<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let result = f(&mut scratch);
+                scratch.shrink();
+                result
+            }
+            Err(_) => f(&mut Scratch::default()),
+        })
+    }
+
+    /// One huge message must not pin megabytes to a thread forever.
+    fn shrink(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        if self.normalized.capacity() > KEEP {
+            self.normalized = Normalized::default();
+        }
+        if self.raw.capacity() > KEEP / 16 {
+            self.raw = Vec::new();
+        }
+        if self.allowed.capacity() > KEEP / 16 {
+            self.allowed = Vec::new();
+        }
+    }
 }
 
 impl MatcherSet {

@@ -13,33 +13,52 @@
 #[derive(Debug, Default)]
 pub struct Normalized {
     text: String,
-    /// `origin[i]` is the byte offset, in the original text, of the character
-    /// that produced folded byte `i`. Empty when the text is unchanged.
+    /// `origin[i]` is where folded byte `i` came from in the original text:
+    /// the same byte for characters copied unchanged, the first byte of the
+    /// character for characters that folded. Empty when nothing changed.
     origin: Vec<u32>,
     identity: bool,
 }
 
 impl Normalized {
     /// Folds `original` into this buffer, reusing its allocations.
+    ///
+    /// Runs of characters that fold to themselves are copied in bulk; only
+    /// the characters that change are folded one by one.
     pub fn fold_into(&mut self, original: &str) {
         self.text.clear();
         self.origin.clear();
-        if !needs_folding(original) {
-            self.identity = true;
-            return;
-        }
-        self.identity = false;
-        self.text.reserve(original.len());
-        self.origin.reserve(original.len());
+        self.identity = true;
+        let mut copied_to = 0;
         for (at, ch) in original.char_indices() {
+            if folds_to_itself(ch) {
+                continue;
+            }
+            if self.identity {
+                self.identity = false;
+                self.text.reserve(original.len());
+                self.origin.reserve(original.len());
+            }
+            self.copy_unchanged(original, copied_to, at);
             let before = self.text.len();
             push_folded(ch, &mut self.text);
             let added = self.text.len() - before;
-            // Offsets are u32: a message is at most a few KiB (Tencent caps
-            // them at 12 KB) and the server refuses bodies above its limit.
-            let at = u32::try_from(at).unwrap_or(u32::MAX);
-            self.origin.extend(std::iter::repeat_n(at, added));
+            self.origin.extend(std::iter::repeat_n(offset(at), added));
+            copied_to = at + ch.len_utf8();
         }
+        if !self.identity {
+            self.copy_unchanged(original, copied_to, original.len());
+        }
+    }
+
+    fn copy_unchanged(&mut self, original: &str, from: usize, to: usize) {
+        self.text.push_str(&original[from..to]);
+        self.origin.extend((from..to).map(offset));
+    }
+
+    /// Bytes held by the buffers.
+    pub fn capacity(&self) -> usize {
+        self.text.capacity() + self.origin.capacity() * 4
     }
 
     /// Folds `original` into a new buffer.
@@ -70,11 +89,20 @@ impl Normalized {
         if start >= end || end > self.origin.len() {
             return (start.min(original.len()), start.min(original.len()));
         }
-        let first = self.origin[start] as usize;
-        let last = self.origin[end - 1] as usize;
-        let last_len = original[last..].chars().next().map_or(0, char::len_utf8);
-        (first, last + last_len)
+        let first = (self.origin[start] as usize).min(original.len());
+        let mut end = (self.origin[end - 1] as usize).saturating_add(1).min(original.len());
+        while !original.is_char_boundary(end) {
+            end += 1;
+        }
+        (first, end)
     }
+}
+
+/// Offsets are u32: messages are a few KiB (Tencent caps them at 12 KB) and
+/// the server refuses bodies above its limit; a larger offset saturates, and
+/// `original_span` clamps, so even a gigantic `check` line cannot panic.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 /// Folds a whole string (used for dictionary literals).
@@ -86,21 +114,11 @@ pub fn fold(text: &str) -> String {
     out
 }
 
-/// True when folding would change at least one character.
-fn needs_folding(text: &str) -> bool {
-    if text.is_ascii() {
-        return text.bytes().any(|b| b.is_ascii_uppercase());
-    }
-    text.chars().any(|ch| !folds_to_itself(ch))
-}
-
 fn folds_to_itself(ch: char) -> bool {
     match ch {
         'A'..='Z' => false,
         '\0'..='\x7F' => true,
-        // CJK, kana and Hangul syllables have no case and no width variant;
-        // answering without the case tables keeps Chinese text cheap.
-        '\u{3041}'..='\u{3163}' | '\u{3165}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}' => true,
+        _ if is_caseless_cjk(ch) => true,
         'ß' | 'ẞ' | 'ς' => false,
         _ => {
             if is_invisible(ch) || fold_width(ch) != ch {
@@ -119,6 +137,10 @@ fn push_folded(ch: char, out: &mut String) {
         out.push(ch.to_ascii_lowercase());
         return;
     }
+    if is_caseless_cjk(ch) {
+        out.push(ch);
+        return;
+    }
     if is_invisible(ch) {
         return;
     }
@@ -135,6 +157,14 @@ fn push_folded(ch: char, out: &mut String) {
         'ς' => out.push('σ'),
         _ => out.extend(ch.to_lowercase()),
     }
+}
+
+/// CJK punctuation, kana, ideographs and Hangul syllables have no case and
+/// no width variant; answering without the case tables keeps Chinese text
+/// cheap. (U+3000, the ideographic space, and U+3164, a Hangul filler, are
+/// left out: they do fold.)
+fn is_caseless_cjk(ch: char) -> bool {
+    matches!(ch, '\u{3001}'..='\u{3163}' | '\u{3165}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7A3}')
 }
 
 /// Full-width ASCII variants (U+FF01–U+FF5E) and the ideographic space fold

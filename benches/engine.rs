@@ -1,0 +1,100 @@
+//! Verdict latency of the core: one chat message against synthetic
+//! dictionaries of 10k and 100k entries (60% English, 40% Chinese, from a
+//! fixed seed), normalisation included.
+//!
+//! `cargo bench --bench engine`; each iteration moderates one message, so
+//! the reported time is per message.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use wordgate::engine::literal::{AutomatonKind, LiteralMatcher};
+use wordgate::synthetic::{self, Rng};
+use wordgate::{DictionarySource, Engine};
+
+fn engine(entries: usize) -> Engine {
+    // Half reject, half mask, plus a handful of regex rules and an allow
+    // list, like a real deployment.
+    let half = entries / 2;
+    let sources = [
+        DictionarySource::new("reject.txt", synthetic::dictionary_text(1, half, "@action reject\n@code 120001\n")),
+        DictionarySource::new("mask.txt", synthetic::dictionary_text(2, entries - half, "@action mask\n")),
+        DictionarySource::new(
+            "rules.txt",
+            "@action review\nre:加\\s*[微薇v][信x]?\\s*:?\\s*[a-z0-9_-]{5,}\nre:(?-u:\\b)1[3-9]\\d{9}(?-u:\\b)\nre:https?://\\S+\n",
+        ),
+        DictionarySource::new("allow.txt", "@action allow\nScunthorpe\n三黄片研究\nassassin\n"),
+    ];
+    match Engine::build(&sources) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("synthetic dictionary does not compile: {errors:?}"),
+    }
+}
+
+fn messages(bytes: usize, with_hits: bool) -> Vec<String> {
+    let mut rng = Rng::new(7);
+    let words = synthetic::words(1, 1000);
+    (0..256).map(|_| synthetic::message(&mut rng, bytes, with_hits.then_some(words.as_slice()))).collect()
+}
+
+/// The literal automaton alone, on the same dictionary and messages: the
+/// floor the verdict is measured against (ratio verdict / automaton).
+fn automaton(c: &mut Criterion) {
+    let mut group = c.benchmark_group("automaton");
+    for entries in [10_000, 100_000] {
+        let half = entries / 2;
+        let mut patterns: Vec<String> =
+            synthetic::words(1, half).into_iter().chain(synthetic::words(2, entries - half)).collect();
+        patterns.sort();
+        patterns.dedup();
+        for kind in [AutomatonKind::AhoCorasick, AutomatonKind::Daachorse] {
+            let Ok(matcher) = LiteralMatcher::build_with(kind, &patterns) else { panic!("automaton builds") };
+            for bytes in [100, 1024] {
+                let messages = messages(bytes, false);
+                let average = messages.iter().map(String::len).sum::<usize>() / messages.len();
+                group.throughput(Throughput::Bytes(average as u64));
+                let id = BenchmarkId::new(format!("{kind:?}/{}k/{bytes}B", entries / 1000), "clean");
+                group.bench_with_input(id, &messages, |b, messages| {
+                    let mut next = 0;
+                    b.iter(|| {
+                        next = (next + 1) % messages.len();
+                        let text = black_box(messages[next].as_str());
+                        let (mut at, mut found) = (0, 0);
+                        while let Some(m) = matcher.find_at(text, at) {
+                            at = m.end;
+                            found += 1;
+                        }
+                        found
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+fn verdict(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verdict");
+    for entries in [10_000, 100_000] {
+        let engine = engine(entries);
+        for bytes in [100, 1024] {
+            for (label, with_hits) in [("clean", false), ("hits", true)] {
+                let messages = messages(bytes, with_hits);
+                let average = messages.iter().map(String::len).sum::<usize>() / messages.len();
+                group.throughput(Throughput::Bytes(average as u64));
+                let id = BenchmarkId::new(format!("{}k/{bytes}B", entries / 1000), label);
+                group.bench_with_input(id, &messages, |b, messages| {
+                    let mut next = 0;
+                    b.iter(|| {
+                        next = (next + 1) % messages.len();
+                        black_box(engine.check_text(black_box(&messages[next])))
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, automaton, verdict);
+criterion_main!(benches);
