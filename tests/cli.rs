@@ -172,3 +172,15 @@ fn symlinked_configmap_layout_is_read() {
     assert_eq!(lines(&output)[0]["decision"], "reject");
     assert!(Path::new(&dir.path().join("words.txt")).exists());
 }
+
+/// The README's worked `check` example is what the binary prints.
+#[test]
+fn readme_check_example_is_current() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let command = "$ cargo run --release -q -- check '一起去赌博吧' 'ＦＵＣＫ this' 'hello'\n";
+    let at = readme.find(command).expect("README shows the check example") + command.len();
+    let shown: Vec<&str> = readme[at..].lines().take_while(|line| !line.starts_with("```")).collect();
+    let output = wordgate(&["check", "--dictionaries", SHIPPED, "一起去赌博吧", "ＦＵＣＫ this", "hello"], b"");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(shown, printed.lines().collect::<Vec<_>>());
+}
