@@ -26,10 +26,36 @@ use subtle::ConstantTimeEq;
 /// );
 /// ```
 pub fn sign(token: &str, request_time: &str) -> String {
+    hex(&digest(token, request_time))
+}
+
+fn digest(token: &str, request_time: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(token.as_bytes());
     hasher.update(request_time.as_bytes());
-    hex(&hasher.finalize())
+    hasher.finalize().into()
+}
+
+/// The 32 bytes written as 64 lower-case hex digits, or `None`. Upper-case
+/// digits are refused: Tencent sends lower case, and one spelling per
+/// signature keeps the check simple to reason about.
+fn decode_lower_hex(text: &str) -> Option<[u8; 32]> {
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            _ => None,
+        }
+    }
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// Lower-case hex of `bytes`.
@@ -160,10 +186,10 @@ impl Auth {
         let given = credentials.sign.ok_or(AuthError::MissingSign)?;
         let request_time = credentials.request_time.ok_or(AuthError::MissingRequestTime)?;
         let seconds: i64 = request_time.parse().map_err(|_| AuthError::BadRequestTime)?;
-        let expected = sign(token, request_time);
-        // `ct_eq` on slices of different lengths is false at once; the
-        // length (64) is public, the contents are what must not leak.
-        if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        // Decoding looks only at what the caller sent; the comparison with
+        // the secret-derived digest is constant-time.
+        let given = decode_lower_hex(given).ok_or(AuthError::BadSign)?;
+        if !bool::from(digest(token, request_time).ct_eq(&given)) {
             return Err(AuthError::BadSign);
         }
         let now = unix_seconds(now);
@@ -246,6 +272,15 @@ mod tests {
         );
         assert_eq!(AuthError::MissingSdkAppid.status(), StatusCode::FORBIDDEN);
         assert_eq!(AuthError::BadSign.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn hex_decoding() {
+        assert_eq!(decode_lower_hex(VECTOR_SIGN).map(|bytes| hex(&bytes)), Some(VECTOR_SIGN.to_string()));
+        assert_eq!(decode_lower_hex(&VECTOR_SIGN.to_uppercase()), None);
+        assert_eq!(decode_lower_hex(&VECTOR_SIGN[2..]), None);
+        assert_eq!(decode_lower_hex(&format!("{}g", &VECTOR_SIGN[1..])), None);
+        assert_eq!(decode_lower_hex(&"é".repeat(32)), None);
     }
 
     #[test]
