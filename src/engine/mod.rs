@@ -64,21 +64,31 @@ pub struct EngineStats {
 struct Owner {
     category: u32,
     entry: u32,
-    word: bool,
 }
 
 /// The literals and rules of one side (blocking categories, or allow lists).
 #[derive(Debug, Clone, Default)]
 struct MatcherSet {
-    literals: Option<LiteralMatcher>,
-    /// `owners[owner_starts[p]..owner_starts[p + 1]]` own pattern `p`; flat
-    /// so a 100k-entry dictionary is not 100k tiny allocations.
-    owners: Vec<Owner>,
-    owner_starts: Vec<u32>,
+    /// Literals that match anywhere (CJK, `@boundary substring`).
+    anywhere: LiteralSet,
+    /// Literals that must stand as whole words (ASCII words by default).
+    /// Kept in their own automaton so a match refused inside a word can
+    /// skip straight to the next word instead of retrying every character.
+    words: LiteralSet,
     rules: Option<RuleSet>,
     rule_owners: Vec<Owner>,
     /// The entries as written, indexed by `Owner::entry`.
     entries: Vec<String>,
+}
+
+/// One automaton and who owns each of its patterns.
+#[derive(Debug, Clone, Default)]
+struct LiteralSet {
+    matcher: Option<LiteralMatcher>,
+    /// `owners[owner_starts[p]..owner_starts[p + 1]]` own pattern `p`; flat
+    /// so a 100k-entry dictionary is not 100k tiny allocations.
+    owners: Vec<Owner>,
+    owner_starts: Vec<u32>,
 }
 
 /// A match in folded text, before it is mapped back to the original.
@@ -238,18 +248,19 @@ impl MatcherSet {
         errors: &mut Vec<DictionaryError>,
     ) -> MatcherSet {
         let mut set = MatcherSet::default();
-        let mut literals: Vec<(String, Owner)> = Vec::new();
+        let mut anywhere: Vec<(String, Owner)> = Vec::new();
+        let mut words: Vec<(String, Owner)> = Vec::new();
         let mut regexes: Vec<String> = Vec::new();
         for (category, entry) in entries {
-            let entry_index = set.entries.len() as u32;
-            let owner = |word| Owner { category, entry: entry_index, word };
+            let owner = Owner { category, entry: set.entries.len() as u32 };
             match entry.pattern {
-                Pattern::Literal { folded, word } => literals.push((folded, owner(word))),
+                Pattern::Literal { folded, word: true } => words.push((folded, owner)),
+                Pattern::Literal { folded, word: false } => anywhere.push((folded, owner)),
                 Pattern::Regex(pattern) => {
                     let path = &categories[category as usize].path;
                     match rules::check(&pattern, REGEX_SIZE_LIMIT) {
                         Ok(()) => {
-                            set.rule_owners.push(owner(false));
+                            set.rule_owners.push(owner);
                             regexes.push(pattern);
                         }
                         Err(reason) => errors.push(DictionaryError::new(path, entry.line, reason)),
@@ -261,33 +272,14 @@ impl MatcherSet {
         if !errors.is_empty() {
             return set;
         }
-
-        literals.sort_unstable();
-        literals.dedup();
-        let mut patterns: Vec<&str> = Vec::new();
-        for (folded, owner) in &literals {
-            if patterns.last() != Some(&folded.as_str()) {
-                patterns.push(folded);
-                set.owner_starts.push(set.owners.len() as u32);
-            }
-            set.owners.push(*owner);
-        }
-        set.owner_starts.push(set.owners.len() as u32);
-        if !patterns.is_empty() {
-            match LiteralMatcher::build(&patterns) {
-                Ok(matcher) => set.literals = Some(matcher),
-                Err(reason) => errors.push(DictionaryError::new(
-                    categories.first().map_or("dictionaries", |c| c.path.as_str()),
-                    0,
-                    format!("the literal automaton could not be built: {reason}"),
-                )),
-            }
-        }
+        let blame = categories.first().map_or("dictionaries", |c| c.path.as_str());
+        set.anywhere = LiteralSet::build(anywhere, blame, errors);
+        set.words = LiteralSet::build(words, blame, errors);
         if !regexes.is_empty() {
             match RuleSet::build(&regexes, REGEX_SIZE_LIMIT) {
                 Ok(rules) => set.rules = Some(rules),
                 Err(reason) => errors.push(DictionaryError::new(
-                    categories.first().map_or("dictionaries", |c| c.path.as_str()),
+                    blame,
                     0,
                     format!("the regex rules together are too large: {reason}"),
                 )),
@@ -301,41 +293,89 @@ impl MatcherSet {
     }
 
     fn pattern_count(&self) -> usize {
-        self.owner_starts.len().saturating_sub(1)
+        self.anywhere.pattern_count() + self.words.pattern_count()
     }
 
     fn memory_usage(&self) -> usize {
-        self.literals.as_ref().map_or(0, LiteralMatcher::memory_usage)
+        self.anywhere.memory_usage() + self.words.memory_usage()
     }
 
     /// Appends every literal and rule match in `folded`.
     fn find_all(&self, folded: &str, out: &mut Vec<RawHit>) {
-        if let Some(literals) = &self.literals {
+        if let Some(matcher) = &self.anywhere.matcher {
             let mut at = 0;
-            while let Some(found) = literals.find_at(folded, at) {
-                let owners = &self.owners[self.owner_starts[found.pattern] as usize
-                    ..self.owner_starts[found.pattern + 1] as usize];
-                let mut accepted = false;
-                let mut bounded = None;
-                for &owner in owners {
-                    if owner.word
-                        && !*bounded.get_or_insert_with(|| is_whole_word(folded, found.start, found.end))
-                    {
-                        continue;
-                    }
-                    accepted = true;
-                    out.push(RawHit { owner, start: found.start, end: found.end });
+            while let Some(found) = matcher.find_at(folded, at) {
+                self.anywhere.push_owners(&found, out);
+                at = found.end;
+            }
+        }
+        if let Some(matcher) = &self.words.matcher {
+            let mut at = 0;
+            while let Some(found) = matcher.find_at(folded, at) {
+                if is_whole_word(folded, found.start, found.end) {
+                    self.words.push_owners(&found, out);
+                    at = found.end;
+                } else {
+                    // A match refused for standing inside a word (`ass` in
+                    // `classic`) must not hide a word that starts inside
+                    // it; no word starts before the next non-word character.
+                    at = next_word_start(folded, found.start);
                 }
-                // A match refused for standing inside a word (`ass` in
-                // `classic`) must not hide a match that starts inside it, so
-                // resume one character later rather than after it.
-                at = if accepted { found.end } else { next_char(folded, found.start) };
             }
         }
         if let Some(rules) = &self.rules {
             rules.find_all(folded, |rule, start, end| {
                 out.push(RawHit { owner: self.rule_owners[rule], start, end });
             });
+        }
+    }
+}
+
+impl LiteralSet {
+    fn build(
+        mut literals: Vec<(String, Owner)>,
+        blame: &str,
+        errors: &mut Vec<DictionaryError>,
+    ) -> LiteralSet {
+        let mut set = LiteralSet::default();
+        if literals.is_empty() {
+            return set;
+        }
+        literals.sort_unstable();
+        literals.dedup();
+        let mut patterns: Vec<&str> = Vec::new();
+        for (folded, owner) in &literals {
+            if patterns.last() != Some(&folded.as_str()) {
+                patterns.push(folded);
+                set.owner_starts.push(set.owners.len() as u32);
+            }
+            set.owners.push(*owner);
+        }
+        set.owner_starts.push(set.owners.len() as u32);
+        match LiteralMatcher::build(&patterns) {
+            Ok(matcher) => set.matcher = Some(matcher),
+            Err(reason) => errors.push(DictionaryError::new(
+                blame,
+                0,
+                format!("the literal automaton could not be built: {reason}"),
+            )),
+        }
+        set
+    }
+
+    fn pattern_count(&self) -> usize {
+        self.owner_starts.len().saturating_sub(1)
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.matcher.as_ref().map_or(0, LiteralMatcher::memory_usage)
+    }
+
+    fn push_owners(&self, found: &literal::LiteralMatch, out: &mut Vec<RawHit>) {
+        let owners = self.owner_starts.get(found.pattern).zip(self.owner_starts.get(found.pattern + 1));
+        let Some((&first, &last)) = owners else { return };
+        for &owner in &self.owners[first as usize..last as usize] {
+            out.push(RawHit { owner, start: found.start, end: found.end });
         }
     }
 }
@@ -372,8 +412,15 @@ fn is_cjk(ch: char) -> bool {
     )
 }
 
-fn next_char(text: &str, at: usize) -> usize {
-    text[at..].chars().next().map_or(text.len() + 1, |ch| at + ch.len_utf8())
+/// The first position after `at` where a whole word could start: just past
+/// the next non-word character (past the end when there is none).
+fn next_word_start(text: &str, at: usize) -> usize {
+    for (offset, ch) in text[at..].char_indices() {
+        if !is_word_char(ch) {
+            return at + offset + ch.len_utf8();
+        }
+    }
+    text.len() + 1
 }
 
 #[cfg(test)]
