@@ -9,6 +9,15 @@
 //! - [`dictionary_dir`]: reads a dictionary directory into sources (the only
 //!   file access the core's callers need).
 //! - [`cli`]: the `check` and `validate` commands.
+//! - [`webhook`]: the request path without a socket: query string and body
+//!   bytes in, status and JSON answer out (query parsing, authentication,
+//!   moderation, fail policy).
+//! - [`auth`]: `SdkAppid` and `Sign`/`RequestTime` checks, clock injected.
+//! - [`snapshot`]: the compiled dictionaries and what is known of them, the
+//!   unit that is swapped on reload.
+//! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
+//!   graceful shutdown.
+//! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags.
 //! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
 //!   benches and tests.
 //!
