@@ -13,17 +13,32 @@ use wordgate::synthetic::{self, Rng};
 use wordgate::{DictionarySource, Engine};
 
 fn engine(entries: usize) -> Engine {
+    engine_folded(entries, "default")
+}
+
+/// `fold` is the `@fold` value of every file: `none` for the core folding
+/// (case, width, invisibles) alone, `default` for every evasion step but
+/// numbers, `all` for every step.
+fn engine_folded(entries: usize, fold: &str) -> Engine {
     // Half reject, half mask, plus a handful of regex rules and an allow
-    // list, like a real deployment.
+    // list, like a real deployment. Every file folds the same way, so the
+    // text is folded once.
     let half = entries / 2;
+    let fold = format!("@fold {fold}\n");
     let sources = [
-        DictionarySource::new("reject.txt", synthetic::dictionary_text(1, half, "@action reject\n@code 120001\n")),
-        DictionarySource::new("mask.txt", synthetic::dictionary_text(2, entries - half, "@action mask\n")),
+        DictionarySource::new(
+            "reject.txt",
+            synthetic::dictionary_text(1, half, &format!("@action reject\n@code 120001\n{fold}")),
+        ),
+        DictionarySource::new(
+            "mask.txt",
+            synthetic::dictionary_text(2, entries - half, &format!("@action mask\n{fold}")),
+        ),
         DictionarySource::new(
             "rules.txt",
-            "@action review\nre:加\\s*[微薇v][信x]?\\s*:?\\s*[a-z0-9_-]{5,}\nre:(?-u:\\b)1[3-9]\\d{9}(?-u:\\b)\nre:https?://\\S+\n",
+            format!("@action review\n{fold}re:加\\s*[微薇v][信x]?\\s*:?\\s*[a-z0-9_-]{{5,}}\nre:(?-u:\\b)1[3-9]\\d{{9}}(?-u:\\b)\nre:https?://\\S+\n"),
         ),
-        DictionarySource::new("allow.txt", "@action allow\nScunthorpe\n三黄片研究\nassassin\n"),
+        DictionarySource::new("allow.txt", format!("@action allow\n{fold}Scunthorpe\n三黄片研究\nassassin\n")),
     ];
     match Engine::build(&sources) {
         Ok(engine) => engine,
@@ -96,5 +111,31 @@ fn verdict(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, automaton, verdict);
+/// The cost of the evasion steps: the same 100k dictionary and messages,
+/// folded with the core alone and with every step (ratio all / none).
+fn fold(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fold");
+    for fold in ["none", "default", "all"] {
+        let engine = engine_folded(100_000, fold);
+        for bytes in [100, 1024] {
+            let messages = messages(bytes, false);
+            let average = messages.iter().map(String::len).sum::<usize>() / messages.len();
+            group.throughput(Throughput::Bytes(average as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("100k/{bytes}B"), fold),
+                &messages,
+                |b, messages| {
+                    let mut next = 0;
+                    b.iter(|| {
+                        next = (next + 1) % messages.len();
+                        black_box(engine.check_text(black_box(&messages[next])))
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, automaton, verdict, fold);
 criterion_main!(benches);

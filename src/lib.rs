@@ -46,6 +46,7 @@ pub mod cli;
 pub mod config;
 pub mod dictionary_dir;
 pub mod engine;
+pub mod eval;
 pub mod server;
 pub mod snapshot;
 #[doc(hidden)]

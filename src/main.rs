@@ -42,6 +42,21 @@ enum Command {
         #[arg(default_value = "./dictionaries")]
         dir: PathBuf,
     },
+    /// Measure precision, recall and false positives per category on a labelled set.
+    Eval {
+        /// Dictionary directory whose entries the positives are generated from.
+        #[arg(long, default_value = "./dictionaries")]
+        dictionaries: PathBuf,
+        /// Ordinary text, one message per line (`#` lines skipped).
+        #[arg(long, default_value = "./tests/data/eval/negatives.txt")]
+        negatives: PathBuf,
+        /// Seed for the generated evasive spellings.
+        #[arg(long, default_value_t = wordgate::eval::SEED)]
+        seed: u64,
+        /// Also list every missed positive and flagged negative.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +85,31 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Eval { dictionaries, negatives, seed, verbose } => {
+            let engine = match dictionary_dir::build(&dictionaries) {
+                Ok(engine) => engine,
+                Err(errors) => return report(&errors),
+            };
+            let negatives = match std::fs::read_to_string(&negatives) {
+                Ok(text) => wordgate::eval::negatives(&text),
+                Err(err) => {
+                    eprintln!("wordgate: cannot read {}: {err}", negatives.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let positives = wordgate::eval::positives(&engine, seed);
+            let report = wordgate::eval::evaluate(&engine, &positives, &negatives);
+            print!("{report}");
+            if verbose {
+                for case in &report.missed {
+                    println!("missed\t{}\t{}\t{}", case.category, case.evasion, case.text);
+                }
+                for (line, categories) in &report.flagged {
+                    println!("flagged\t{}\t{line}", categories.join(","));
+                }
+            }
+            ExitCode::SUCCESS
         }
         Command::Validate { dir } => match cli::validate(&dir) {
             Ok(summary) => {

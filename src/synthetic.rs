@@ -30,14 +30,28 @@ impl Rng {
 
 fn ascii_word(rng: &mut Rng, min: usize, max: usize) -> String {
     let len = min + rng.below(max - min + 1);
-    (0..len).map(|_| (b'a' + rng.below(26) as u8) as char).collect()
+    let mut word: Vec<u8> = (0..len).map(|_| b'a' + rng.below(26) as u8).collect();
+    // `zzz` is one letter repeated, which a list folding repeats refuses;
+    // nudge the last letter rather than draw again, so the rest of the
+    // sequence (and every figure measured on it) stays as it was.
+    if word.iter().all(|&b| b == word[0]) {
+        if let Some(last) = word.last_mut() {
+            *last = if *last == b'z' { b'a' } else { *last + 1 };
+        }
+    }
+    String::from_utf8_lossy(&word).into_owned()
 }
 
 fn cjk_word(rng: &mut Rng, min: usize, max: usize) -> String {
     let len = min + rng.below(max - min + 1);
     // The 2,500 ideographs from U+4E00 on: common enough that random pairs
     // collide with chat text the way real lists do.
-    (0..len).map(|_| char::from_u32(0x4E00 + rng.below(2500) as u32).unwrap_or('中')).collect()
+    let mut word: Vec<char> =
+        (0..len).map(|_| char::from_u32(0x4E00 + rng.below(2500) as u32).unwrap_or('中')).collect();
+    if word.len() >= 3 && word.iter().all(|&c| c == word[0]) {
+        word[0] = '中';
+    }
+    word.into_iter().collect()
 }
 
 /// `count` dictionary words, 60% ASCII (3–10 letters, some two-word

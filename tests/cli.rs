@@ -123,7 +123,7 @@ fn validate_names_file_and_line_for_each_kind_of_mistake() {
     let root = dir.path().display().to_string();
     let stderr = String::from_utf8_lossy(&output.stderr).replace(&root, "D");
     let expected = [
-        "D/a-directives.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary)",
+        "D/a-directives.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold)",
         "D/a-directives.txt:2: unknown action \"block\" (expected reject, discard, mask, review or allow)",
         "D/a-directives.txt:3: @code 99 is out of range: Tencent accepts 120001–130000",
         "D/a-directives.txt:4: @group-code 120001 is out of range: Tencent accepts 10100–10200",
@@ -180,7 +180,8 @@ fn readme_check_example_is_current() {
     let command = "$ cargo run --release -q -- check '一起去赌博吧' 'ＦＵＣＫ this' 'hello'\n";
     let at = readme.find(command).expect("README shows the check example") + command.len();
     let shown: Vec<&str> = readme[at..].lines().take_while(|line| !line.starts_with("```")).collect();
-    let output = wordgate(&["check", "--dictionaries", SHIPPED, "一起去赌博吧", "ＦＵＣＫ this", "hello"], b"");
+    let output =
+        wordgate(&["check", "--dictionaries", SHIPPED, "一起去赌博吧", "ＦＵＣＫ this", "hello"], b"");
     let printed = String::from_utf8_lossy(&output.stdout);
     assert_eq!(shown, printed.lines().collect::<Vec<_>>());
 }

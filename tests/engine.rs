@@ -306,3 +306,73 @@ fn every_documented_sample_is_allowed_by_an_unrelated_dictionary() {
     }
     assert_eq!(seen, 6);
 }
+
+// Folding steps (`@fold`), each on its own, combined, and switched off.
+// `s!(name, fold, input, delivered)` runs a mask list folded with `fold`.
+
+fn steps_engine(fold: &str) -> Engine {
+    let text = format!("@action mask\n@fold {fold}\nfuck\nshit\nbastard\n赌博\n一起嗨\n");
+    match Engine::build(&[DictionarySource::new("mask.txt", text)]) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("steps fixture does not compile: {errors:?}"),
+    }
+}
+
+macro_rules! s {
+    ($name:ident, $fold:expr, $input:expr, $delivered:expr) => {
+        #[test]
+        fn $name() {
+            let verdict = steps_engine($fold).check_text($input);
+            assert_eq!(
+                verdict.text, $delivered,
+                "fold {:?}, input {:?}, hits {:?}",
+                $fold, $input, verdict.hits
+            );
+        }
+    };
+}
+
+s!(simplified_on, "none simplified", "去賭博吗", "去**吗");
+s!(simplified_off, "none", "去賭博吗", "去賭博吗");
+s!(noise_cjk_space, "none noise", "去赌 博吗", "去***吗");
+s!(noise_cjk_symbol, "none noise", "去赌*博吗", "去***吗");
+s!(noise_cjk_emoji, "none noise", "去赌😀博吗", "去***吗");
+s!(noise_latin_dots, "none noise", "oh f.u.c.k off", "oh ******* off");
+s!(noise_latin_spaces, "none noise", "oh f u c k off", "oh ******* off");
+s!(noise_gap_is_bounded, "none noise", "赌    博", "赌    博");
+s!(noise_not_across_clauses, "none noise", "我们去赌。博物馆很好", "我们去赌。博物馆很好");
+s!(noise_off, "none", "去赌 博吗", "去赌 博吗");
+s!(confusables_cyrillic, "none confusables", "ƒuсk off", "**** off");
+s!(confusables_circled, "none confusables", "Ⓕⓤⓒⓚ off", "**** off");
+s!(confusables_math_bold, "none confusables", "𝐟𝐮𝐜𝐤 off", "**** off");
+s!(confusables_off, "none", "ƒuсk off", "ƒuсk off");
+s!(leet_dollar_one, "none leet", "oh $h1t", "oh ****");
+s!(leet_run, "none leet", "b4$7ard!", "*******!");
+s!(leet_not_numbers, "none leet", "$5 for 2024", "$5 for 2024");
+s!(leet_off, "none", "oh $h1t", "oh $h1t");
+s!(repeats_latin, "none repeats", "fuuuuck off", "******* off");
+s!(repeats_cjk, "none repeats", "赌赌赌博", "****");
+s!(repeats_double_kept, "none repeats", "fuuck off", "fuuck off");
+s!(repeats_off, "none", "fuuuuck off", "fuuuuck off");
+s!(numbers_chinese, "none numbers", "一起嗨", "***");
+s!(numbers_on_entries_too, "none numbers", "1起嗨", "***");
+s!(numbers_off_by_default, "default", "1起嗨", "1起嗨");
+s!(combined_traditional_noise, "default", "去賭 😀博吗", "去****吗");
+s!(combined_confusable_noise, "default", "oh ƒ.u.с.k off", "oh ******* off");
+s!(combined_leet_repeats, "default", "oh $hiiiit", "oh *******");
+s!(
+    all_steps_plain_text_unchanged,
+    "all",
+    "good classic assassin 谢谢 2024",
+    "good classic assassin 谢谢 2024"
+);
+
+#[test]
+fn repeated_single_character_entries_are_refused_with_repeats() {
+    let errors =
+        Engine::build(&[DictionarySource::new("d/x.txt", "@action review\n哈哈哈\n")]).expect_err("refused");
+    assert_eq!(errors[0].to_string(), "d/x.txt:2: entry \"哈哈哈\" is one character repeated; with the repeats step it would match every \"哈\" (write this list with @fold -repeats)");
+    assert!(
+        Engine::build(&[DictionarySource::new("x.txt", "@action review\n@fold -repeats\n哈哈哈\n")]).is_ok()
+    );
+}

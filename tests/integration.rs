@@ -6,5 +6,6 @@
 
 mod cli;
 mod engine;
+mod eval;
 mod properties;
 mod server;

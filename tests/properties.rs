@@ -22,11 +22,19 @@ fn entry() -> impl Strategy<Value = String> {
         .prop_map(|chars| chars.into_iter().collect())
 }
 
+/// Dictionaries with only the core folding (`@fold none`), whose matches
+/// the properties can predict with `fold`.
 fn engine(action: &str, entries: &[String], allow: &[String]) -> Engine {
-    let mut sources =
-        vec![DictionarySource::new("block.txt", format!("@action {action}\n{}\n", entries.join("\n")))];
+    engine_with("none", action, entries, allow)
+}
+
+fn engine_with(fold: &str, action: &str, entries: &[String], allow: &[String]) -> Engine {
+    let list = |action: &str, entries: &[String]| {
+        format!("@action {action}\n@fold {fold}\n{}\n", entries.join("\n"))
+    };
+    let mut sources = vec![DictionarySource::new("block.txt", list(action, entries))];
     if !allow.is_empty() {
-        sources.push(DictionarySource::new("zz-allow.txt", format!("@action allow\n{}\n", allow.join("\n"))));
+        sources.push(DictionarySource::new("zz-allow.txt", list("allow", allow)));
     }
     match Engine::build(&sources) {
         Ok(engine) => engine,
@@ -41,8 +49,12 @@ proptest! {
     /// never a changed length in characters, and only characters inside
     /// hits change.
     #[test]
-    fn masking_keeps_characters(entries in prop::collection::vec(entry(), 1..6), input in text(24)) {
-        let verdict = engine("mask", &entries, &[]).check_text(&input);
+    fn masking_keeps_characters(
+        fold in prop::sample::select(vec!["none", "all -repeats"]),
+        entries in prop::collection::vec(entry(), 1..6),
+        input in text(24),
+    ) {
+        let verdict = engine_with(fold, "mask", &entries, &[]).check_text(&input);
         prop_assert_eq!(verdict.text.chars().count(), input.chars().count());
         for ((at, original), masked) in input.char_indices().zip(verdict.text.chars()) {
             let inside = verdict.hits.iter().any(|hit| hit.start <= at && at < hit.end);

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::normalize;
+use super::steps::{self, Steps};
 
 /// Custom reject codes Tencent accepts for official-account and C2C messages.
 pub const CODE_RANGE: std::ops::RangeInclusive<u32> = 120_001..=130_000;
@@ -113,6 +113,8 @@ pub struct Category {
     pub mask: char,
     /// `@boundary`.
     pub boundary: Boundary,
+    /// `@fold`: the folding steps beyond case, width and invisibles.
+    pub steps: Steps,
 }
 
 /// One entry line of a category.
@@ -191,6 +193,7 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
         info: String::new(),
         mask: '*',
         boundary: Boundary::Auto,
+        steps: Steps::DEFAULT,
     };
     let mut seen_directives: Vec<&str> = Vec::new();
     // Directive lines remembered to check, once the action is known, that
@@ -228,14 +231,14 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             ));
             continue;
         }
-        let known = ["action", "code", "group-code", "info", "mask", "boundary"];
+        let known = ["action", "code", "group-code", "info", "mask", "boundary", "fold"];
         let Some(&name) = known.iter().find(|&&known| known == name) else {
             errors.push(DictionaryError::new(
                 path,
                 line,
                 format!(
                     "unknown directive @{name} (expected one of @action, @code, @group-code, \
-                     @info, @mask, @boundary)"
+                     @info, @mask, @boundary, @fold)"
                 ),
             ));
             continue;
@@ -286,6 +289,10 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
                 }
                 needs_action.push((line, "@mask", Action::Mask));
             }
+            "fold" => match Steps::parse(value) {
+                Ok(steps) => category.steps = steps,
+                Err(reason) => errors.push(DictionaryError::new(path, line, reason)),
+            },
             "boundary" => match value {
                 "word" => category.boundary = Boundary::Word,
                 "substring" => category.boundary = Boundary::Substring,
@@ -322,7 +329,7 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             });
             continue;
         }
-        let folded = normalize::fold(content);
+        let folded = steps::fold_literal(content, category.steps);
         if folded.trim().is_empty() {
             errors.push(DictionaryError::new(
                 path,
@@ -330,6 +337,20 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
                 format!("entry {content:?} normalises to nothing (only invisible characters or spaces)"),
             ));
             continue;
+        }
+        if category.steps.contains(Steps::REPEATS) && folded.chars().count() < 2 {
+            let plain = steps::fold_literal(content, category.steps.with(Steps::REPEATS, false));
+            if plain.chars().count() >= 3 {
+                errors.push(DictionaryError::new(
+                    path,
+                    line,
+                    format!(
+                        "entry {content:?} is one character repeated; with the repeats step it would \
+                         match every {folded:?} (write this list with @fold -repeats)"
+                    ),
+                ));
+                continue;
+            }
         }
         let word = match category.boundary {
             Boundary::Word => true,
@@ -432,7 +453,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "d/x.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary)",
+                "d/x.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold)",
                 "d/x.txt:3: @code 5 is out of range: Tencent accepts 120001–130000",
                 "d/x.txt:3: @code only applies to @action reject, this file is mask",
                 "d/x.txt:5: directive @mask after the first entry; directives must come first",

@@ -12,6 +12,7 @@ pub mod literal;
 pub mod message;
 pub mod normalize;
 mod rules;
+pub mod steps;
 pub mod verdict;
 
 use std::ops::Range;
@@ -24,6 +25,7 @@ use dictionary::{Entry, Pattern};
 use literal::LiteralMatcher;
 use normalize::Normalized;
 use rules::RuleSet;
+pub use steps::Steps;
 
 /// Size limit for one compiled `re:` rule. Dictionaries are written by
 /// people, not attackers, but a careless `.{1,1000}` repeated a few times
@@ -39,9 +41,22 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct Engine {
     categories: Vec<Category>,
+    /// One per distinct set of folding steps among the categories (usually
+    /// one): text is folded once per profile.
+    profiles: Vec<Profile>,
+    /// Every entry as written, indexed by `Owner::entry`, with its
+    /// category.
+    entries: Vec<String>,
+    entry_categories: Vec<u32>,
+    stats: EngineStats,
+}
+
+/// The categories that fold text the same way, compiled together.
+#[derive(Debug, Clone)]
+struct Profile {
+    steps: Steps,
     block: MatcherSet,
     allow: MatcherSet,
-    stats: EngineStats,
 }
 
 /// Sizes of a compiled engine, for `/healthz`, metrics and logs.
@@ -77,8 +92,6 @@ struct MatcherSet {
     words: LiteralSet,
     rules: Option<RuleSet>,
     rule_owners: Vec<Owner>,
-    /// The entries as written, indexed by `Owner::entry`.
-    entries: Vec<String>,
 }
 
 /// One automaton and who owns each of its patterns.
@@ -115,32 +128,59 @@ impl Engine {
     pub fn build(sources: &[DictionarySource]) -> Result<Engine, Vec<DictionaryError>> {
         let mut errors = Vec::new();
         let mut categories = Vec::with_capacity(sources.len());
-        let mut block_entries = Vec::new();
-        let mut allow_entries = Vec::new();
+        let mut entries = Vec::new();
+        let mut entry_categories = Vec::new();
+        // (steps, is allow list) → that side's entries.
+        type Side = ((Steps, bool), Vec<(Owner, Entry)>);
+        let mut sides: Vec<Side> = Vec::new();
         for source in sources {
             let parsed = dictionary::parse(source, &mut errors);
-            let index = categories.len() as u32;
-            let side =
-                if parsed.category.action == Action::Allow { &mut allow_entries } else { &mut block_entries };
-            side.extend(parsed.entries.into_iter().map(|entry| (index, entry)));
+            let category = categories.len() as u32;
+            let key = (parsed.category.steps, parsed.category.action == Action::Allow);
+            let side = match sides.iter().position(|(k, _)| *k == key) {
+                Some(index) => index,
+                None => {
+                    sides.push((key, Vec::new()));
+                    sides.len() - 1
+                }
+            };
+            for entry in parsed.entries {
+                let owner = Owner { category, entry: entries.len() as u32 };
+                entries.push(entry.written.clone());
+                entry_categories.push(category);
+                sides[side].1.push((owner, entry));
+            }
             categories.push(parsed.category);
         }
-        let block = MatcherSet::build(&categories, block_entries, &mut errors);
-        let allow = MatcherSet::build(&categories, allow_entries, &mut errors);
+        let mut steps: Vec<Steps> = sides.iter().map(|((steps, _), _)| *steps).collect();
+        steps.sort();
+        steps.dedup();
+        let mut profiles: Vec<Profile> = steps
+            .into_iter()
+            .map(|steps| Profile { steps, block: MatcherSet::default(), allow: MatcherSet::default() })
+            .collect();
+        for ((steps, allow), side) in sides {
+            let set = MatcherSet::build(&categories, side, &mut errors);
+            if let Some(profile) = profiles.iter_mut().find(|p| p.steps == steps) {
+                *(if allow { &mut profile.allow } else { &mut profile.block }) = set;
+            }
+        }
         if !errors.is_empty() {
             // Parse errors come per file, regex errors after all files were
             // read; users want them in file and line order.
             errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
             return Err(errors);
         }
+        let sets = || profiles.iter().flat_map(|p| [&p.block, &p.allow]);
+        let regexes: usize = sets().map(|set| set.rule_owners.len()).sum();
         let stats = EngineStats {
             categories: categories.len(),
-            literals: block.literal_count() + allow.literal_count(),
-            regexes: block.rule_owners.len() + allow.rule_owners.len(),
-            patterns: block.pattern_count() + allow.pattern_count(),
-            automaton_bytes: block.memory_usage() + allow.memory_usage(),
+            literals: entries.len() - regexes,
+            regexes,
+            patterns: sets().map(MatcherSet::pattern_count).sum(),
+            automaton_bytes: sets().map(MatcherSet::memory_usage).sum(),
         };
-        Ok(Engine { categories, block, allow, stats })
+        Ok(Engine { categories, profiles, entries, entry_categories, stats })
     }
 
     /// Sizes of this engine.
@@ -151,6 +191,15 @@ impl Engine {
     /// The categories, in priority order.
     pub fn categories(&self) -> &[Category] {
         &self.categories
+    }
+
+    /// Every literal entry as written, with its category, in file order.
+    pub fn literal_entries(&self) -> impl Iterator<Item = (&Category, &str)> {
+        self.entries
+            .iter()
+            .zip(&self.entry_categories)
+            .filter(|(entry, _)| !entry.starts_with("re:"))
+            .map(|(entry, &category)| (self.category(category), entry.as_str()))
     }
 
     /// Moderates one string, as `wordgate check` does.
@@ -165,27 +214,41 @@ impl Engine {
     /// Finds every hit in `text` that survives boundaries and allow lists,
     /// as spans of the original text, in order of their start.
     pub(crate) fn scan(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<SpanHit>) {
-        scratch.normalized.fold_into(text);
-        let folded = scratch.normalized.text(text);
-        scratch.raw.clear();
-        self.block.find_all(folded, &mut scratch.raw);
-        if scratch.raw.is_empty() {
+        if scratch.normalized.len() < self.profiles.len() {
+            scratch.normalized.resize_with(self.profiles.len(), Normalized::default);
+        }
+        let first_new = out.len();
+        for (profile, normalized) in self.profiles.iter().zip(scratch.normalized.iter_mut()) {
+            normalized.fold_with(text, profile.steps, &mut scratch.units);
+            let folded = normalized.text(text);
+            scratch.raw.clear();
+            profile.block.find_all(folded, &mut scratch.raw);
+            for hit in &scratch.raw {
+                let (start, end) = normalized.original_span(text, hit.start, hit.end);
+                out.push(SpanHit { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
+            }
+        }
+        if out.len() == first_new {
             return;
         }
         // Allow lists are only consulted when something hit, so clean text
-        // (nearly all traffic) never pays for them.
+        // (nearly all traffic) never pays for them. Spans are compared in
+        // the original text: profiles fold differently.
         scratch.allowed.clear();
-        self.allow.find_all(folded, &mut scratch.allowed);
-        let allowed = &scratch.allowed;
-        let first_new = out.len();
-        for hit in &scratch.raw {
-            let inside_allowed = allowed.iter().any(|a| a.start <= hit.start && hit.end <= a.end);
-            if inside_allowed {
-                continue;
+        for (profile, normalized) in self.profiles.iter().zip(scratch.normalized.iter()) {
+            scratch.raw.clear();
+            profile.allow.find_all(normalized.text(text), &mut scratch.raw);
+            for hit in &scratch.raw {
+                let (start, end) = normalized.original_span(text, hit.start, hit.end);
+                scratch.allowed.push(start..end);
             }
-            let (start, end) = scratch.normalized.original_span(text, hit.start, hit.end);
-            out.push(SpanHit { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
         }
+        let allowed = &scratch.allowed;
+        let mut index = first_new;
+        out.retain(|hit| {
+            index += 1;
+            index <= first_new || !allowed.iter().any(|a| a.start <= hit.span.start && hit.span.end <= a.end)
+        });
         out[first_new..].sort_by_key(|hit| (hit.span.start, hit.span.end));
     }
 
@@ -194,8 +257,7 @@ impl Engine {
     }
 
     pub(crate) fn entry_text(&self, hit: &SpanHit) -> &str {
-        let set = if self.category(hit.category).action == Action::Allow { &self.allow } else { &self.block };
-        set.entries.get(hit.entry as usize).map_or("", String::as_str)
+        self.entries.get(hit.entry as usize).map_or("", String::as_str)
     }
 }
 
@@ -203,9 +265,11 @@ impl Engine {
 /// verdict allocates nothing for folding and matching.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    normalized: Normalized,
+    /// One per profile.
+    normalized: Vec<Normalized>,
+    units: Vec<steps::Unit>,
     raw: Vec<RawHit>,
-    allowed: Vec<RawHit>,
+    allowed: Vec<Range<usize>>,
 }
 
 thread_local! {
@@ -229,8 +293,11 @@ impl Scratch {
     /// One huge message must not pin megabytes to a thread forever.
     fn shrink(&mut self) {
         const KEEP: usize = 64 * 1024;
-        if self.normalized.capacity() > KEEP {
-            self.normalized = Normalized::default();
+        if self.normalized.iter().map(Normalized::capacity).sum::<usize>() > KEEP {
+            self.normalized = Vec::new();
+        }
+        if self.units.capacity() > KEEP / 16 {
+            self.units = Vec::new();
         }
         if self.raw.capacity() > KEEP / 16 {
             self.raw = Vec::new();
@@ -244,20 +311,19 @@ impl Scratch {
 impl MatcherSet {
     fn build(
         categories: &[Category],
-        entries: Vec<(u32, Entry)>,
+        entries: Vec<(Owner, Entry)>,
         errors: &mut Vec<DictionaryError>,
     ) -> MatcherSet {
         let mut set = MatcherSet::default();
         let mut anywhere: Vec<(String, Owner)> = Vec::new();
         let mut words: Vec<(String, Owner)> = Vec::new();
         let mut regexes: Vec<String> = Vec::new();
-        for (category, entry) in entries {
-            let owner = Owner { category, entry: set.entries.len() as u32 };
+        for (owner, entry) in entries {
             match entry.pattern {
                 Pattern::Literal { folded, word: true } => words.push((folded, owner)),
                 Pattern::Literal { folded, word: false } => anywhere.push((folded, owner)),
                 Pattern::Regex(pattern) => {
-                    let path = &categories[category as usize].path;
+                    let path = &categories[owner.category as usize].path;
                     match rules::check(&pattern, REGEX_SIZE_LIMIT) {
                         Ok(()) => {
                             set.rule_owners.push(owner);
@@ -267,7 +333,6 @@ impl MatcherSet {
                     }
                 }
             }
-            set.entries.push(entry.written);
         }
         if !errors.is_empty() {
             return set;
@@ -286,10 +351,6 @@ impl MatcherSet {
             }
         }
         set
-    }
-
-    fn literal_count(&self) -> usize {
-        self.entries.len() - self.rule_owners.len()
     }
 
     fn pattern_count(&self) -> usize {

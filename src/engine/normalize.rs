@@ -5,6 +5,8 @@
 //! happens on the folded text, but masks must land on what the sender typed,
 //! so every folded byte remembers the original character it came from.
 
+use super::steps::{fold_units, Steps, Unit};
+
 /// Text after folding, plus where each of its bytes came from.
 ///
 /// When folding changes nothing (the common case for lower-case ASCII and for
@@ -17,6 +19,11 @@ pub struct Normalized {
     /// the same byte for characters copied unchanged, the first byte of the
     /// character for characters that folded. Empty when nothing changed.
     origin: Vec<u32>,
+    /// With folding steps (which can merge characters), `origin_end[i]` is
+    /// where the original characters behind folded byte `i` end. Empty for
+    /// the core folding alone, where each folded character comes from one
+    /// original character.
+    origin_end: Vec<u32>,
     identity: bool,
 }
 
@@ -28,6 +35,7 @@ impl Normalized {
     pub fn fold_into(&mut self, original: &str) {
         self.text.clear();
         self.origin.clear();
+        self.origin_end.clear();
         self.identity = true;
         let mut copied_to = 0;
         for (at, ch) in original.char_indices() {
@@ -56,9 +64,30 @@ impl Normalized {
         self.origin.extend((from..to).map(offset));
     }
 
+    /// Folds `original` through the core folding and `steps`; `units` is
+    /// scratch space.
+    pub(crate) fn fold_with(&mut self, original: &str, steps: Steps, units: &mut Vec<Unit>) {
+        if steps == Steps::NONE {
+            self.fold_into(original);
+            return;
+        }
+        self.text.clear();
+        self.origin.clear();
+        self.origin_end.clear();
+        self.identity = false;
+        fold_units(original, steps, units);
+        for unit in units.iter() {
+            let before = self.text.len();
+            self.text.push(unit.ch);
+            let added = self.text.len() - before;
+            self.origin.extend(std::iter::repeat_n(unit.start, added));
+            self.origin_end.extend(std::iter::repeat_n(unit.end, added));
+        }
+    }
+
     /// Bytes held by the buffers.
     pub fn capacity(&self) -> usize {
-        self.text.capacity() + self.origin.capacity() * 4
+        self.text.capacity() + (self.origin.capacity() + self.origin_end.capacity()) * 4
     }
 
     /// Folds `original` into a new buffer.
@@ -90,6 +119,9 @@ impl Normalized {
             return (start.min(original.len()), start.min(original.len()));
         }
         let first = (self.origin[start] as usize).min(original.len());
+        if let Some(&last) = self.origin_end.get(end - 1) {
+            return (first, (last as usize).min(original.len()));
+        }
         let mut end = (self.origin[end - 1] as usize).saturating_add(1).min(original.len());
         while !original.is_char_boundary(end) {
             end += 1;
@@ -132,7 +164,7 @@ fn folds_to_itself(ch: char) -> bool {
 
 /// Appends the folded form of one character (possibly nothing, possibly
 /// several characters, e.g. `İ` folds to `i̇`).
-fn push_folded(ch: char, out: &mut String) {
+pub(crate) fn push_folded(ch: char, out: &mut String) {
     if ch.is_ascii() {
         out.push(ch.to_ascii_lowercase());
         return;

@@ -1,0 +1,472 @@
+//! Evasion-resistant folding: the steps a category may switch on beyond the
+//! core's case, width and invisible-character folding.
+//!
+//! | step | what it folds | table |
+//! | --- | --- | --- |
+//! | `simplified` | traditional → simplified Chinese (`賭博` → `赌博`) | OpenCC's `TSCharacters`, via `ferrous-opencc` |
+//! | `confusables` | Latin look-alikes from other scripts and styles (`ƒ`, Cyrillic `с`, `Ⓕ`, `𝐟`) | `decancer`'s confusables table |
+//! | `leet` | digits and symbols standing for letters inside a word (`$h1t`, `h4ck`) | the list in [`leet`] |
+//! | `noise` | symbols, spaces and emoji between CJK characters (`赌 博`, `赌😀博`) and between single Latin letters (`f.u.c.k`), at most [`MAX_NOISE_GAP`] in a row | |
+//! | `repeats` | a character repeated three times or more (`fuuuuck`, `赌赌赌博`) | |
+//! | `numbers` | circled and Chinese numerals to digits (`①`, `三`) | the list in [`number`] |
+//!
+//! Entries and message text go through the same steps, so what an entry
+//! says is what it matches. Each step keeps the offset map exact: every
+//! folded character knows the span of original characters it stands for,
+//! and the noise a hit skipped lies inside the hit's original span, so masks
+//! cover it.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::normalize::{is_invisible, push_folded};
+
+/// A set of folding steps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Steps(u8);
+
+impl Steps {
+    /// Traditional → simplified Chinese.
+    pub const SIMPLIFIED: Steps = Steps(1);
+    /// Latin look-alikes.
+    pub const CONFUSABLES: Steps = Steps(2);
+    /// Leetspeak inside words.
+    pub const LEET: Steps = Steps(4);
+    /// Noise between characters of a word.
+    pub const NOISE: Steps = Steps(8);
+    /// Characters repeated three times or more.
+    pub const REPEATS: Steps = Steps(16);
+    /// Circled and Chinese numerals.
+    pub const NUMBERS: Steps = Steps(32);
+    /// Only the core folding.
+    pub const NONE: Steps = Steps(0);
+    /// Every step.
+    pub const ALL: Steps = Steps(63);
+    /// What a file gets without `@fold`: everything but `numbers`, which
+    /// would turn `一起` into `1起` and is for lists about numbers.
+    pub const DEFAULT: Steps = Steps(31);
+
+    const NAMES: [(&'static str, Steps); 6] = [
+        ("simplified", Steps::SIMPLIFIED),
+        ("confusables", Steps::CONFUSABLES),
+        ("leet", Steps::LEET),
+        ("noise", Steps::NOISE),
+        ("repeats", Steps::REPEATS),
+        ("numbers", Steps::NUMBERS),
+    ];
+
+    /// True when every step of `other` is in `self`.
+    pub fn contains(self, other: Steps) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// `self` with `other` added or removed.
+    pub fn with(self, other: Steps, on: bool) -> Steps {
+        if on {
+            Steps(self.0 | other.0)
+        } else {
+            Steps(self.0 & !other.0)
+        }
+    }
+
+    /// Parses an `@fold` value: words applied in order to the defaults;
+    /// `name` or `+name` switches a step on, `-name` off, `none` and `all`
+    /// reset.
+    pub fn parse(value: &str) -> Result<Steps, String> {
+        let mut steps = Steps::DEFAULT;
+        for word in value.split_whitespace() {
+            match word {
+                "none" => steps = Steps::NONE,
+                "all" => steps = Steps::ALL,
+                "default" => steps = Steps::DEFAULT,
+                _ => {
+                    let (on, name) = match word.strip_prefix('-') {
+                        Some(name) => (false, name),
+                        None => (true, word.strip_prefix('+').unwrap_or(word)),
+                    };
+                    let Some(&(_, step)) = Steps::NAMES.iter().find(|(known, _)| *known == name) else {
+                        return Err(format!(
+                            "unknown fold step {word:?} (expected none, all, or [+|-] simplified, \
+                             confusables, leet, noise, repeats, numbers)"
+                        ));
+                    };
+                    steps = steps.with(step, on);
+                }
+            }
+        }
+        Ok(steps)
+    }
+}
+
+impl fmt::Debug for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Steps::NONE {
+            return f.write_str("none");
+        }
+        let names: Vec<&str> =
+            Steps::NAMES.iter().filter(|(_, step)| self.contains(*step)).map(|(name, _)| *name).collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+/// At most this many noise characters in a row are skipped; a longer gap
+/// separates words, so unrelated words far apart do not join.
+pub const MAX_NOISE_GAP: usize = 3;
+
+/// A character of folded text and the original span it stands for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unit {
+    pub ch: char,
+    pub start: u32,
+    pub end: u32,
+    /// Written as CJK clause punctuation (`，。！？；：、`): noise skipping
+    /// never joins across it, whatever it folded to.
+    pub clause_break: bool,
+}
+
+/// Folds `original` through the core folding and `steps`, into `units`.
+pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
+    units.clear();
+    let mut buf = String::new();
+    for (at, ch) in original.char_indices() {
+        let start = offset(at);
+        let end = offset(at + ch.len_utf8());
+        if is_invisible(ch) {
+            continue;
+        }
+        buf.clear();
+        push_folded(ch, &mut buf);
+        let clause_break = is_clause_break(ch);
+        for folded in buf.chars() {
+            units.push(Unit { ch: fold_char(folded, steps), start, end, clause_break });
+        }
+    }
+    if steps.contains(Steps::LEET) {
+        fold_leet(units);
+    }
+    if steps.contains(Steps::NOISE) {
+        skip_noise(units);
+    }
+    if steps.contains(Steps::REPEATS) {
+        collapse_repeats(units);
+    }
+}
+
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
+}
+
+/// The context-free steps for one (already core-folded) character.
+fn fold_char(ch: char, steps: Steps) -> char {
+    if ch.is_ascii() {
+        return ch;
+    }
+    if steps.contains(Steps::NUMBERS) {
+        if let Some(digit) = number(ch) {
+            return digit;
+        }
+    }
+    if is_cjk_ideograph(ch) {
+        if steps.contains(Steps::SIMPLIFIED) {
+            return simplified(ch);
+        }
+        return ch;
+    }
+    if steps.contains(Steps::CONFUSABLES) && !is_noise(ch) {
+        if let Some(latin) = confusable(ch) {
+            return latin;
+        }
+    }
+    ch
+}
+
+fn is_cjk_ideograph(ch: char) -> bool {
+    matches!(ch, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}')
+}
+
+/// The simplified form of a traditional character (itself otherwise).
+///
+/// The table is OpenCC's character table (`TSCharacters`, Apache-2.0, the
+/// reference for Chinese conversion, maintained since 2010) as embedded by
+/// the `ferrous-opencc` crate: each ideograph is converted once, on first
+/// use (~8 ms), into a dense array, so the request path is one index.
+fn simplified(ch: char) -> char {
+    let code = ch as u32;
+    if (TABLE_FIRST..=TABLE_LAST).contains(&code) {
+        simplified_table().get((code - TABLE_FIRST) as usize).copied().unwrap_or(ch)
+    } else {
+        ch
+    }
+}
+
+const TABLE_FIRST: u32 = 0x3400;
+const TABLE_LAST: u32 = 0x9FFF;
+
+fn simplified_table() -> &'static [char] {
+    static TABLE: OnceLock<Vec<char>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<char> = (TABLE_FIRST..=TABLE_LAST).filter_map(char::from_u32).collect();
+        let Ok(converter) = ferrous_opencc::OpenCC::from_config(ferrous_opencc::config::BuiltinConfig::T2s)
+        else {
+            // The table is compiled into the binary; if it ever failed to
+            // load, folding would simply leave characters as they are.
+            return table;
+        };
+        let mut buf = String::new();
+        for slot in table.iter_mut() {
+            buf.clear();
+            buf.push(*slot);
+            let converted = converter.convert(&buf);
+            let mut chars = converted.chars();
+            if let (Some(single), None) = (chars.next(), chars.next()) {
+                *slot = single;
+            }
+        }
+        table
+    })
+}
+
+/// A traditional character that folds to `ch`, if `ch` is simplified (the
+/// evaluation uses it to write traditional spellings of entries).
+pub fn traditional_of(ch: char) -> Option<char> {
+    let table = simplified_table();
+    (TABLE_FIRST..=TABLE_LAST)
+        .zip(table.iter())
+        .find(|&(code, &simple)| simple == ch && code != ch as u32)
+        .and_then(|(code, _)| char::from_u32(code))
+}
+
+/// The ASCII letter or digit a look-alike stands for, from `decancer`'s
+/// table (maintained, built from Unicode's confusables data plus styled
+/// alphabets). Only single ASCII alphanumerics are taken: decancer also
+/// turns emoji and whole symbols into letters (`😀` → `o`), which in chat
+/// text would invent words.
+fn confusable(ch: char) -> Option<char> {
+    if is_cjk_or_kana(ch) {
+        return None;
+    }
+    match decancer::cure_char(ch, decancer::Options::default()) {
+        decancer::Translation::Character(latin) if latin.is_ascii_alphanumeric() => Some(latin),
+        _ => None,
+    }
+}
+
+fn is_cjk_or_kana(ch: char) -> bool {
+    matches!(ch, '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}')
+        || ch as u32 >= 0x20000
+}
+
+/// Circled, parenthesised and Chinese numerals.
+pub fn number(ch: char) -> Option<char> {
+    let digit = match ch {
+        '①'..='⑨' => ch as u32 - '①' as u32 + 1,
+        '⑴'..='⑼' => ch as u32 - '⑴' as u32 + 1,
+        '⒈'..='⒐' => ch as u32 - '⒈' as u32 + 1,
+        '➀'..='➈' => ch as u32 - '➀' as u32 + 1,
+        '❶'..='❾' => ch as u32 - '❶' as u32 + 1,
+        '⓪' | '〇' | '零' => 0,
+        '一' | '壹' => 1,
+        '二' | '贰' | '貳' | '两' => 2,
+        '三' | '叁' | '參' => 3,
+        '四' | '肆' => 4,
+        '五' | '伍' => 5,
+        '六' | '陆' | '陸' => 6,
+        '七' | '柒' => 7,
+        '八' | '捌' => 8,
+        '九' | '玖' => 9,
+        _ => return None,
+    };
+    char::from_digit(digit, 10)
+}
+
+/// Digits and symbols that stand for letters when they sit next to a letter:
+/// `$h1t`, `h4ck`, `b1tch`. Alone (`2024`, `$5`) they stay what they are.
+pub fn leet(ch: char) -> Option<char> {
+    Some(match ch {
+        '4' | '@' => 'a',
+        '8' => 'b',
+        '3' => 'e',
+        '1' | '!' | '|' => 'i',
+        '0' => 'o',
+        '$' | '5' => 's',
+        '7' | '+' => 't',
+        _ => return None,
+    })
+}
+
+/// Folds the leet characters of every run of letters and leet characters
+/// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`), except a
+/// trailing `!` or `|`, which ends a sentence more often than it spells an
+/// `i` (`fuck!` is not `fucki`). Runs without a letter (`2024`, `$5`) stay.
+fn fold_leet(units: &mut [Unit]) {
+    let in_run = |unit: &Unit| unit.ch.is_ascii_alphabetic() || leet(unit.ch).is_some();
+    let mut start = 0;
+    while start < units.len() {
+        if !in_run(&units[start]) {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < units.len() && in_run(&units[end]) {
+            end += 1;
+        }
+        let run = &mut units[start..end];
+        let mut last = run.len();
+        while last > 0 && matches!(run[last - 1].ch, '!' | '|') {
+            last -= 1;
+        }
+        if run[..last].iter().any(|unit| unit.ch.is_ascii_alphabetic()) {
+            for unit in &mut run[..last] {
+                if let Some(letter) = leet(unit.ch) {
+                    unit.ch = letter;
+                }
+            }
+        }
+        start = end;
+    }
+}
+
+/// Spaces, punctuation, symbols and emoji: what evaders put between the
+/// characters of a word.
+pub fn is_noise(ch: char) -> bool {
+    if ch.is_ascii() {
+        return !ch.is_ascii_alphanumeric();
+    }
+    !ch.is_alphanumeric()
+}
+
+/// CJK clause punctuation ends clauses in ordinary text; joining across it
+/// would invent words (`去赌。博物馆` is not `赌博`).
+fn is_clause_break(ch: char) -> bool {
+    matches!(ch, '，' | '。' | '！' | '？' | '；' | '：' | '、' | '｡' | '､')
+}
+
+fn is_latin_letter(ch: char) -> bool {
+    ch.is_ascii_alphabetic()
+}
+
+fn skip_noise(units: &mut Vec<Unit>) {
+    let len = units.len();
+    let mut keep = vec![true; len];
+    let is_single_letter = |units: &[Unit], i: usize| {
+        is_latin_letter(units[i].ch)
+            && !(i > 0 && units[i - 1].ch.is_alphanumeric())
+            && !units.get(i + 1).is_some_and(|u| u.ch.is_alphanumeric())
+    };
+    let mut i = 0;
+    while i < len {
+        let skippable = |unit: &Unit| is_noise(unit.ch) && !unit.clause_break;
+        if !skippable(&units[i]) {
+            i += 1;
+            continue;
+        }
+        let gap_start = i;
+        while i < len && skippable(&units[i]) {
+            i += 1;
+        }
+        let gap = i - gap_start;
+        if gap_start == 0 || i == len || gap > MAX_NOISE_GAP {
+            continue;
+        }
+        let (left, right) = (gap_start - 1, i);
+        let joins = (is_cjk_ideograph(units[left].ch) && is_cjk_ideograph(units[right].ch))
+            || (is_single_letter(units, left) && is_single_letter(units, right));
+        if joins {
+            keep[gap_start..i].fill(false);
+        }
+    }
+    let mut index = 0;
+    units.retain(|_| {
+        let kept = keep[index];
+        index += 1;
+        kept
+    });
+}
+
+/// A run of three or more of the same letter or ideograph becomes one unit
+/// standing for the whole run; runs of two are left alone, since `good`,
+/// `assassin` and `谢谢` are spelt that way (so `fuuck` is not caught, and
+/// `asssss` does not meet `ass`: the price of never breaking real words).
+fn collapse_repeats(units: &mut Vec<Unit>) {
+    let mut out: Vec<Unit> = Vec::with_capacity(units.len());
+    let mut i = 0;
+    while i < units.len() {
+        let unit = units[i];
+        let mut j = i + 1;
+        while j < units.len() && units[j].ch == unit.ch {
+            j += 1;
+        }
+        let run = j - i;
+        if run >= 3 && (unit.ch.is_alphabetic() || is_cjk_ideograph(unit.ch)) {
+            out.push(Unit { end: units[j - 1].end, ..unit });
+        } else {
+            out.extend_from_slice(&units[i..j]);
+        }
+        i = j;
+    }
+    *units = out;
+}
+
+/// Folds a dictionary literal through the steps.
+pub fn fold_literal(text: &str, steps: Steps) -> String {
+    let mut units = Vec::new();
+    fold_units(text, steps, &mut units);
+    units.iter().map(|unit| unit.ch).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(text: &str, steps: Steps) -> String {
+        fold_literal(text, steps)
+    }
+
+    #[test]
+    fn parses_fold_directives() {
+        assert_eq!(Steps::parse(""), Ok(Steps::DEFAULT));
+        assert_eq!(Steps::parse("none"), Ok(Steps::NONE));
+        assert_eq!(Steps::parse("none simplified"), Ok(Steps::SIMPLIFIED));
+        assert_eq!(Steps::parse("-noise +numbers"), Ok(Steps(31 - 8 + 32)));
+        assert!(Steps::parse("-nois").unwrap_err().contains("unknown fold step \"-nois\""));
+        assert_eq!(Steps::DEFAULT.to_string(), "simplified confusables leet noise repeats");
+    }
+
+    #[test]
+    fn each_step_alone() {
+        assert_eq!(folded("賭博", Steps::SIMPLIFIED), "赌博");
+        assert_eq!(folded("賭博", Steps::NONE), "賭博");
+        assert_eq!(folded("ƒuсk", Steps::CONFUSABLES), "fuck");
+        assert_eq!(folded("Ⓕⓤⓒⓚ 𝐟𝐮𝐜𝐤", Steps::CONFUSABLES), "fuck fuck");
+        assert_eq!(folded("$h1t h4ck b4$7ard 2024 $5 fuck!", Steps::LEET), "shit hack bastard 2024 $5 fuck!");
+        assert_eq!(folded("赌 博 赌*博 赌😀博", Steps::NOISE), "赌博赌博赌博");
+        assert_eq!(folded("f.u.c.k or f u c k", Steps::NOISE), "fuck or fuck");
+        // Single letters join whatever they spell: a lone `a` before them
+        // joins too (a known limit, measured by the evaluation).
+        assert_eq!(folded("a f u c k", Steps::NOISE), "afuck");
+        assert_eq!(folded("a cat is here", Steps::NOISE), "a cat is here");
+        assert_eq!(folded("赌    博", Steps::NOISE), "赌    博");
+        assert_eq!(folded("去赌。博物馆", Steps::NOISE), "去赌。博物馆");
+        assert_eq!(folded("fuuuuck 赌赌赌博 good", Steps::REPEATS), "fuck 赌博 good");
+        assert_eq!(folded("①②③ 三百", Steps::NUMBERS), "123 3百");
+        assert_eq!(folded("三百", Steps::NONE), "三百");
+    }
+
+    #[test]
+    fn units_cover_what_they_stand_for() {
+        let mut units = Vec::new();
+        fold_units("oh f.u.c.k", Steps::ALL, &mut units);
+        let text: String = units.iter().map(|u| u.ch).collect();
+        assert_eq!(text, "oh fuck");
+        // `f` starts at 3, `k` ends at 10: the dots between lie inside.
+        assert_eq!((units[3].start, units[6].end), (3, 10));
+        fold_units("fuuuuck", Steps::REPEATS, &mut units);
+        assert_eq!((units[1].ch, units[1].start, units[1].end), ('u', 1, 5));
+    }
+}
