@@ -128,15 +128,34 @@ pub(crate) struct Unit {
     /// Written as CJK clause punctuation (`，。！？；：、`): noise skipping
     /// never joins across it, whatever it folded to.
     pub clause_break: bool,
+    /// Marked by a pass for removal.
+    pub skip: bool,
 }
 
 /// Folds `original` through the core folding and `steps`, into `units`.
 pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
     units.clear();
+    units.reserve(original.len());
     let mut buf = String::new();
+    // Passes that need context run only when their characters occur.
+    let (mut maybe_leet, mut maybe_noise) = (false, false);
     for (at, ch) in original.char_indices() {
         let start = offset(at);
         let end = offset(at + ch.len_utf8());
+        // The common characters of chat text, without the general path's
+        // string buffer and tables.
+        if ch.is_ascii() {
+            let folded = ch.to_ascii_lowercase();
+            maybe_leet |= leet(folded).is_some();
+            maybe_noise |= !folded.is_ascii_alphanumeric();
+            units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
+            continue;
+        }
+        if is_cjk_ideograph(ch) && !(steps.contains(Steps::NUMBERS) && number(ch).is_some()) {
+            let folded = if steps.contains(Steps::SIMPLIFIED) { simplified(ch) } else { ch };
+            units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
+            continue;
+        }
         if is_invisible(ch) {
             continue;
         }
@@ -144,13 +163,16 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
         push_folded(ch, &mut buf);
         let clause_break = is_clause_break(ch);
         for folded in buf.chars() {
-            units.push(Unit { ch: fold_char(folded, steps), start, end, clause_break });
+            let folded = fold_char(folded, steps);
+            maybe_leet |= leet(folded).is_some();
+            maybe_noise |= is_noise(folded);
+            units.push(Unit { ch: folded, start, end, clause_break, skip: false });
         }
     }
-    if steps.contains(Steps::LEET) {
+    if maybe_leet && steps.contains(Steps::LEET) {
         fold_leet(units);
     }
-    if steps.contains(Steps::NOISE) {
+    if maybe_noise && steps.contains(Steps::NOISE) {
         skip_noise(units);
     }
     if steps.contains(Steps::REPEATS) {
@@ -353,7 +375,6 @@ fn is_latin_letter(ch: char) -> bool {
 
 fn skip_noise(units: &mut Vec<Unit>) {
     let len = units.len();
-    let mut keep = vec![true; len];
     let is_single_letter = |units: &[Unit], i: usize| {
         is_latin_letter(units[i].ch)
             && !(i > 0 && units[i - 1].ch.is_alphanumeric())
@@ -378,15 +399,12 @@ fn skip_noise(units: &mut Vec<Unit>) {
         let joins = (is_cjk_ideograph(units[left].ch) && is_cjk_ideograph(units[right].ch))
             || (is_single_letter(units, left) && is_single_letter(units, right));
         if joins {
-            keep[gap_start..i].fill(false);
+            for unit in &mut units[gap_start..i] {
+                unit.skip = true;
+            }
         }
     }
-    let mut index = 0;
-    units.retain(|_| {
-        let kept = keep[index];
-        index += 1;
-        kept
-    });
+    units.retain(|unit| !unit.skip);
 }
 
 /// A run of three or more of the same letter or ideograph becomes one unit
@@ -394,7 +412,7 @@ fn skip_noise(units: &mut Vec<Unit>) {
 /// `assassin` and `谢谢` are spelt that way (so `fuuck` is not caught, and
 /// `asssss` does not meet `ass`: the price of never breaking real words).
 fn collapse_repeats(units: &mut Vec<Unit>) {
-    let mut out: Vec<Unit> = Vec::with_capacity(units.len());
+    let mut write = 0;
     let mut i = 0;
     while i < units.len() {
         let unit = units[i];
@@ -402,15 +420,16 @@ fn collapse_repeats(units: &mut Vec<Unit>) {
         while j < units.len() && units[j].ch == unit.ch {
             j += 1;
         }
-        let run = j - i;
-        if run >= 3 && (unit.ch.is_alphabetic() || is_cjk_ideograph(unit.ch)) {
-            out.push(Unit { end: units[j - 1].end, ..unit });
+        if j - i >= 3 && (unit.ch.is_alphabetic() || is_cjk_ideograph(unit.ch)) {
+            units[write] = Unit { end: units[j - 1].end, ..unit };
+            write += 1;
         } else {
-            out.extend_from_slice(&units[i..j]);
+            units.copy_within(i..j, write);
+            write += j - i;
         }
         i = j;
     }
-    *units = out;
+    units.truncate(write);
 }
 
 /// Folds a dictionary literal through the steps.
