@@ -17,8 +17,10 @@
 //! plus the top-level `CloudCustomData`. Other element types (images,
 //! sounds, video, and any type Tencent adds later) pass through untouched.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::verdict::{self, Rewrite, Verdict};
@@ -118,29 +120,57 @@ impl FieldPath {
     }
 }
 
+/// What the walk needs of a JSON value, so one walk serves both the
+/// `serde_json::Value` of a whole request and the cheap borrowed [`Tree`]
+/// the server parses `MsgBody` into.
+trait Json: Sized {
+    fn string(&self) -> Option<&str>;
+    fn array(&self) -> Option<&[Self]>;
+    fn is_object(&self) -> bool;
+    /// The value of `key` in an object (the last one, if repeated, as
+    /// serde_json keeps).
+    fn get(&self, key: &str) -> Option<&Self>;
+}
+
+impl Json for Value {
+    fn string(&self) -> Option<&str> {
+        self.as_str()
+    }
+    fn array(&self) -> Option<&[Value]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object()?.get(key)
+    }
+}
+
 /// Calls `visit` for every text field, in a fixed order; checks the shape.
-fn walk_request(request: &Value, visit: &mut impl FnMut(&FieldPath, &str)) -> Result<(), MessageError> {
-    let Value::Object(request) = request else {
-        return Err(MessageError { field: String::new(), problem: "the body must be a JSON object".into() });
-    };
+fn walk_request<J: Json>(
+    msg_body: Option<&J>,
+    cloud_custom_data: Option<&J>,
+    visit: &mut impl FnMut(&FieldPath, &str),
+) -> Result<(), MessageError> {
     let mut path = FieldPath::default();
-    path.with(Segment::Key("MsgBody"), |path| match request.get("MsgBody") {
+    path.with(Segment::Key("MsgBody"), |path| match msg_body {
         Some(body) => walk_body(body, path, 0, visit),
         None => Err(path.error("is missing")),
     })?;
-    if let Some(Value::String(text)) = request.get("CloudCustomData") {
+    if let Some(text) = cloud_custom_data.and_then(J::string) {
         path.with(Segment::Key("CloudCustomData"), |path| visit(path, text));
     }
     Ok(())
 }
 
-fn walk_body(
-    body: &Value,
+fn walk_body<J: Json>(
+    body: &J,
     path: &mut FieldPath,
     depth: usize,
     visit: &mut impl FnMut(&FieldPath, &str),
 ) -> Result<(), MessageError> {
-    let Value::Array(elements) = body else {
+    let Some(elements) = body.array() else {
         return Err(path.error("must be an array of message elements"));
     };
     for (index, element) in elements.iter().enumerate() {
@@ -149,18 +179,20 @@ fn walk_body(
     Ok(())
 }
 
-fn walk_element(
-    element: &Value,
+fn walk_element<J: Json>(
+    element: &J,
     path: &mut FieldPath,
     depth: usize,
     visit: &mut impl FnMut(&FieldPath, &str),
 ) -> Result<(), MessageError> {
-    let Value::Object(element) = element else {
+    if !element.is_object() {
         return Err(path.error("must be an object with MsgType and MsgContent"));
-    };
+    }
     let msg_type = match element.get("MsgType") {
-        Some(Value::String(msg_type)) => msg_type.as_str(),
-        Some(_) => return Err(path.error("MsgType must be a string")),
+        Some(msg_type) => match msg_type.string() {
+            Some(msg_type) => msg_type,
+            None => return Err(path.error("MsgType must be a string")),
+        },
         None => return Err(path.error("MsgType is missing")),
     };
     let fields = text_fields(msg_type);
@@ -168,27 +200,27 @@ fn walk_element(
         return Ok(());
     }
     path.with(Segment::Key("MsgContent"), |path| {
-        let Some(Value::Object(content)) = element.get("MsgContent") else {
+        let Some(content) = element.get("MsgContent").filter(|content| content.is_object()) else {
             return Err(path.error(format!("must be an object for {msg_type}")));
         };
         for &field in fields {
-            if let Some(Value::String(text)) = content.get(field) {
+            if let Some(text) = content.get(field).and_then(J::string) {
                 path.with(Segment::Key(field), |path| visit(path, text));
             }
         }
         if msg_type != "TIMRelayElem" {
             return Ok(());
         }
-        if let Some(Value::Array(lines)) = content.get("AbstractList") {
+        if let Some(lines) = content.get("AbstractList").and_then(J::array) {
             path.with(Segment::Key("AbstractList"), |path| {
                 for (index, line) in lines.iter().enumerate() {
-                    if let Value::String(text) = line {
+                    if let Some(text) = line.string() {
                         path.with(Segment::Index(index), |path| visit(path, text));
                     }
                 }
             });
         }
-        let Some(Value::Array(list)) = content.get("MsgList") else {
+        let Some(list) = content.get("MsgList").and_then(J::array) else {
             return Ok(());
         };
         if depth + 1 > MAX_RELAY_DEPTH {
@@ -197,13 +229,13 @@ fn walk_element(
         path.with(Segment::Key("MsgList"), |path| {
             for (index, item) in list.iter().enumerate() {
                 path.with(Segment::Index(index), |path| {
-                    let Value::Object(item) = item else {
+                    if !item.is_object() {
                         return Err(path.error("must be an object"));
-                    };
+                    }
                     if let Some(body) = item.get("MsgBody") {
                         path.with(Segment::Key("MsgBody"), |path| walk_body(body, path, depth + 1, visit))?;
                     }
-                    if let Some(Value::String(text)) = item.get("CloudCustomData") {
+                    if let Some(text) = item.get("CloudCustomData").and_then(J::string) {
                         path.with(Segment::Key("CloudCustomData"), |path| visit(path, text));
                     }
                     Ok(())
@@ -262,6 +294,126 @@ struct FieldHit {
     hit: SpanHit,
 }
 
+/// A borrowed JSON tree: strings point into the request body (unless they
+/// hold escapes), objects are plain vectors, numbers are not kept. Building
+/// it costs a fraction of a `serde_json::Value` with ordered maps and exact
+/// numbers, which only a mask verdict needs.
+enum Tree<'a> {
+    Str(Cow<'a, str>),
+    Arr(Vec<Tree<'a>>),
+    Obj(Vec<(Cow<'a, str>, Tree<'a>)>),
+    Other,
+}
+
+impl Json for Tree<'_> {
+    fn string(&self) -> Option<&str> {
+        match self {
+            Tree::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+    fn array(&self) -> Option<&[Self]> {
+        match self {
+            Tree::Arr(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Tree::Obj(_))
+    }
+    fn get(&self, key: &str) -> Option<&Self> {
+        match self {
+            Tree::Obj(fields) => fields.iter().rev().find(|(name, _)| name == key).map(|(_, value)| value),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tree<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TreeVisitor)
+    }
+}
+
+struct TreeVisitor;
+
+/// How serde_json hands a number over when `arbitrary_precision` is on: a
+/// one-entry map under this key.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Tree<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Tree<'de>, E> {
+        Ok(Tree::Str(Cow::Borrowed(text)))
+    }
+    fn visit_str<E>(self, text: &str) -> Result<Tree<'de>, E> {
+        Ok(Tree::Str(Cow::Owned(text.to_string())))
+    }
+    fn visit_string<E>(self, text: String) -> Result<Tree<'de>, E> {
+        Ok(Tree::Str(Cow::Owned(text)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Tree<'de>, E> {
+        Ok(Tree::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Tree<'de>, E> {
+        Ok(Tree::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Tree<'de>, E> {
+        Ok(Tree::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Tree<'de>, E> {
+        Ok(Tree::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Tree<'de>, E> {
+        Ok(Tree::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Tree::Arr(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree<'de>, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(Key(name)) = map.next_key()? {
+            if fields.is_empty() && name == NUMBER_TOKEN {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(Tree::Other);
+            }
+            fields.push((name, map.next_value()?));
+        }
+        Ok(Tree::Obj(fields))
+    }
+}
+
+/// An object key, borrowed from the body when it has no escapes (serde's
+/// own `Cow<str>` always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(text.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 impl Engine {
     /// Moderates a before-send callback body: scans every text field and
     /// decides. For a `mask` verdict the rewrite holds the whole `MsgBody`
@@ -272,11 +424,52 @@ impl Engine {
     /// object, `MsgBody` not an array of elements with a string `MsgType`,
     /// relays nested too deep).
     pub fn moderate(&self, request: &Value, channel: Channel) -> Result<Verdict, MessageError> {
+        if !request.is_object() {
+            return Err(MessageError {
+                field: String::new(),
+                problem: "the body must be a JSON object".into(),
+            });
+        }
+        let msg_body = request.get("MsgBody");
+        self.moderate_parts(msg_body, request.get("CloudCustomData"), channel, || msg_body.cloned())
+    }
+
+    /// [`Engine::moderate`] for a server that has kept `MsgBody` as its raw
+    /// JSON text (`None` when the body had none) and `CloudCustomData` as
+    /// its string value: the text is scanned from a borrowed tree, and a
+    /// `serde_json::Value` is built only for a mask verdict's rewrite. This
+    /// is the request path's entry point; it answers exactly as `moderate`
+    /// does on the same body.
+    pub fn moderate_json(
+        &self,
+        msg_body: Option<&str>,
+        cloud_custom_data: Option<&str>,
+        channel: Channel,
+    ) -> Result<Verdict, MessageError> {
+        let tree = match msg_body {
+            Some(raw) => Some(serde_json::from_str::<Tree>(raw).map_err(|err| MessageError {
+                field: "MsgBody".into(),
+                problem: format!("is not valid JSON: {err}"),
+            })?),
+            None => None,
+        };
+        let cloud = cloud_custom_data.map(|text| Tree::Str(Cow::Borrowed(text)));
+        let materialise = || msg_body.and_then(|raw| serde_json::from_str::<Value>(raw).ok());
+        self.moderate_parts(tree.as_ref(), cloud.as_ref(), channel, materialise)
+    }
+
+    fn moderate_parts<J: Json>(
+        &self,
+        msg_body: Option<&J>,
+        cloud_custom_data: Option<&J>,
+        channel: Channel,
+        materialise_msg_body: impl FnOnce() -> Option<Value>,
+    ) -> Result<Verdict, MessageError> {
         let mut found: Vec<SpanHit> = Vec::new();
         let mut hits: Vec<FieldHit> = Vec::new();
         let mut field = 0;
         Scratch::with(|scratch| {
-            walk_request(request, &mut |path, text| {
+            walk_request(msg_body, cloud_custom_data, &mut |path, text| {
                 found.clear();
                 self.scan(text, scratch, &mut found);
                 if !found.is_empty() {
@@ -288,14 +481,17 @@ impl Engine {
         })?;
 
         let outcome = verdict::outcome(self, hits.iter().map(|h| &h.hit), channel);
-        let rewrite = (outcome.decision == Action::Mask).then(|| self.rewrite(request, &hits));
+        let rewrite = (outcome.decision == Action::Mask).then(|| {
+            let msg_body = materialise_msg_body().unwrap_or(Value::Null);
+            self.rewrite(msg_body, cloud_custom_data.and_then(J::string), &hits)
+        });
         // Rendering needs each hit's original text; fetch it by walking
         // again only when there is something to render.
         let mut rendered = Vec::with_capacity(hits.len());
         if !hits.is_empty() {
             let mut field = 0;
             let mut next = hits.iter().peekable();
-            let _ = walk_request(request, &mut |_, text| {
+            let _ = walk_request(msg_body, cloud_custom_data, &mut |_, text| {
                 while let Some(hit) = next.next_if(|hit| hit.field == field) {
                     rendered.push(verdict::render(self, text, &hit.hit, Some(hit.path.clone())));
                 }
@@ -311,8 +507,7 @@ impl Engine {
         })
     }
 
-    fn rewrite(&self, request: &Value, hits: &[FieldHit]) -> Rewrite {
-        let mut msg_body = request.get("MsgBody").cloned().unwrap_or(Value::Null);
+    fn rewrite(&self, mut msg_body: Value, cloud_custom_data: Option<&str>, hits: &[FieldHit]) -> Rewrite {
         let mut field = 0;
         let mut next = hits.iter().peekable();
         let mut mask_field = |text: &mut String| {
@@ -326,15 +521,46 @@ impl Engine {
             field += 1;
         };
         rewrite_body(&mut msg_body, &mut mask_field);
-        let cloud_custom_data = match request.get("CloudCustomData") {
-            Some(Value::String(text)) => {
-                let mut text = text.clone();
-                let before = text.clone();
-                mask_field(&mut text);
-                (text != before).then_some(text)
-            }
-            _ => None,
-        };
+        let cloud_custom_data = cloud_custom_data.and_then(|text| {
+            let mut masked = text.to_string();
+            mask_field(&mut masked);
+            (masked != text).then_some(masked)
+        });
         Rewrite { msg_body, cloud_custom_data }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The borrowed path answers exactly as the `Value` path.
+    #[test]
+    fn raw_and_value_paths_agree() {
+        let Ok(engine) = Engine::build(&[
+            super::super::DictionarySource::new("m.txt", "@action mask\nfuck\n"),
+            super::super::DictionarySource::new("r.txt", "@action reject\n赌博\n"),
+        ]) else {
+            panic!("builds")
+        };
+        let bodies = [
+            r#"[{"MsgType":"TIMTextElem","MsgContent":{"Text":"fu\u0063k it","N":1.50}}]"#,
+            r#"[{"MsgContent":{"Text":"去赌博"},"MsgType":"TIMTextElem"}]"#,
+            r#"[{"MsgType":"TIMTextElem","MsgContent":{"Text":"a","Text":"fuck"}}]"#,
+            r#"[1]"#,
+            r#"[{"MsgType":2}]"#,
+            r#"{"a":1}"#,
+        ];
+        for raw in bodies {
+            let value: Value = serde_json::from_str(raw).expect("JSON");
+            let request = serde_json::json!({ "MsgBody": value, "CloudCustomData": "fuck" });
+            let by_value = engine.moderate(&request, Channel::C2C);
+            let by_json = engine.moderate_json(Some(raw), Some("fuck"), Channel::C2C);
+            assert_eq!(by_value, by_json, "{raw}");
+        }
+        assert_eq!(
+            engine.moderate_json(None, None, Channel::C2C).map_err(|e| e.to_string()),
+            Err("MsgBody: is missing".to_string())
+        );
     }
 }
