@@ -38,7 +38,7 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// `ArcSwap` and replaces it whole on reload. Building one costs roughly
 /// 2–3 µs per literal entry (about 0.25 s for 100k) and the automaton takes
 /// about 65 bytes per entry; [`EngineStats`] reports the real figures.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     categories: Vec<Category>,
     /// One per distinct set of folding steps among the categories (usually
@@ -49,6 +49,20 @@ pub struct Engine {
     entries: Vec<String>,
     entry_categories: Vec<u32>,
     stats: EngineStats,
+}
+
+/// A summary: an engine holds hundreds of thousands of entries, which no
+/// log line should print.
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.categories.iter().map(|c| c.name.as_str()).collect();
+        let steps: Vec<Steps> = self.profiles.iter().map(|p| p.steps).collect();
+        f.debug_struct("Engine")
+            .field("categories", &names)
+            .field("fold_profiles", &steps)
+            .field("stats", &self.stats)
+            .finish()
+    }
 }
 
 /// The categories that fold text the same way, compiled together.
