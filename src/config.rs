@@ -92,6 +92,17 @@ pub struct Config {
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or
     /// `wordgate=debug`.
     pub log: String,
+    /// Watch the dictionary directory and reload when anything in it
+    /// changes. `SIGHUP` and `POST /admin/reload` reload either way.
+    pub watch: bool,
+    /// After a change in the dictionary directory, how long it must stay
+    /// quiet before the reload starts, in milliseconds (0 to 10000). A
+    /// burst of changes becomes one reload, started at most four times this
+    /// long (at least one second) after its first change.
+    pub reload_debounce_ms: u64,
+    /// Token for `POST /admin/reload` (`Authorization: Bearer <token>`).
+    /// Empty: the endpoint answers loopback peers only, without a token.
+    pub admin_token: Secret,
 }
 
 impl Default for Config {
@@ -110,6 +121,9 @@ impl Default for Config {
             max_connections: 1024,
             shutdown_timeout_secs: 10,
             log: "info".into(),
+            watch: true,
+            reload_debounce_ms: 250,
+            admin_token: Secret::default(),
         }
     }
 }
@@ -140,6 +154,13 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 const ENV_PREFIX: &str = "WORDGATE_";
+
+/// Longest accepted [`Config::reload_debounce_ms`]: beyond ten seconds an
+/// edit would no longer go live "in seconds".
+pub const MAX_RELOAD_DEBOUNCE_MS: u64 = 10_000;
+
+/// Shortest accepted [`Config::admin_token`]: anything shorter is guessable.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 impl Config {
     /// Builds the configuration from the flags and the environment
@@ -232,6 +253,15 @@ impl Config {
             }
             "shutdown_timeout_secs" => self.shutdown_timeout_secs = number(value)?,
             "log" => self.log = value.to_string(),
+            "watch" => {
+                self.watch = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => return Err(ConfigError(format!("{name}: expected true or false, got {value:?}"))),
+                }
+            }
+            "reload_debounce_ms" => self.reload_debounce_ms = number(value)?,
+            "admin_token" => self.admin_token = Secret(value.to_string()),
             _ => {
                 return Err(ConfigError(format!(
                     "{name}: unknown setting (the WORDGATE_* variables are WORDGATE_CONFIG and one per key \
@@ -296,6 +326,21 @@ impl Config {
         if self.max_connections == 0 {
             problems.push("max_connections: must be at least 1".into());
         }
+        if self.reload_debounce_ms > MAX_RELOAD_DEBOUNCE_MS {
+            problems.push(format!(
+                "reload_debounce_ms: must be from 0 to {MAX_RELOAD_DEBOUNCE_MS}, got {}",
+                self.reload_debounce_ms
+            ));
+        }
+        let admin_token = &self.admin_token.0;
+        if !admin_token.is_empty()
+            && (admin_token.len() < MIN_ADMIN_TOKEN_LEN || !admin_token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            problems.push(format!(
+                "admin_token: must be at least {MIN_ADMIN_TOKEN_LEN} visible ASCII characters (no spaces), \
+                 e.g. from `openssl rand -hex 32`"
+            ));
+        }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             problems.push(format!("log: {err}"));
         }
@@ -320,6 +365,16 @@ impl Config {
     /// [`Config::header_read_timeout_secs`] as a duration.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// [`Config::reload_debounce_ms`] as a duration.
+    pub fn reload_debounce(&self) -> Duration {
+        Duration::from_millis(self.reload_debounce_ms)
+    }
+
+    /// [`Config::admin_token`], if one is set.
+    pub fn admin_token(&self) -> Option<&str> {
+        (!self.admin_token.0.is_empty()).then_some(self.admin_token.0.as_str())
     }
 
     /// [`Config::shutdown_timeout_secs`] as a duration.

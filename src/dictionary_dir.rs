@@ -15,7 +15,29 @@ use crate::engine::{DictionaryError, DictionarySource, Engine};
 /// problems met on the way (unreadable files, bad UTF-8). Files that could
 /// be read are returned even when others could not, so one run reports
 /// every problem.
+///
+/// A file listed but gone by the time it is read means the directory
+/// changed while it was being read (an editor's rename, a ConfigMap swap
+/// deleting the previous version): the whole directory is read again, a few
+/// times at most, so what is returned is one consistent state of it rather
+/// than a set missing a category.
 pub fn load(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>) {
+    let mut attempt = 1;
+    loop {
+        let (sources, errors, vanished) = load_once(dir);
+        if !vanished || attempt == READ_ATTEMPTS {
+            return (sources, errors);
+        }
+        attempt += 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// How often [`load`] reads a directory that keeps changing under it before
+/// it reports the missing file.
+const READ_ATTEMPTS: u32 = 4;
+
+fn load_once(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>, bool) {
     let shown = dir.display().to_string();
     let listing = match fs::read_dir(dir) {
         Ok(listing) => listing,
@@ -23,6 +45,7 @@ pub fn load(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>) {
             return (
                 Vec::new(),
                 vec![DictionaryError::new(&shown, 0, format!("cannot read directory: {err}"))],
+                false,
             )
         }
     };
@@ -50,24 +73,34 @@ pub fn load(dir: &Path) -> (Vec<DictionarySource>, Vec<DictionaryError>) {
     }
     paths.sort();
     let mut sources = Vec::with_capacity(paths.len());
+    let mut vanished = false;
     for (_, path) in paths {
         let shown = path.display().to_string();
         match fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => sources.push(DictionarySource::new(shown, text)),
-                Err(err) => {
-                    let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-                    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                    errors.push(DictionaryError::new(&shown, line, "file is not valid UTF-8"));
-                }
+            Ok(bytes) => match decode(&shown, bytes) {
+                Ok(source) => sources.push(source),
+                Err(error) => errors.push(error),
             },
-            Err(err) => errors.push(DictionaryError::new(&shown, 0, format!("cannot read file: {err}"))),
+            Err(err) => {
+                vanished |= err.kind() == std::io::ErrorKind::NotFound;
+                errors.push(DictionaryError::new(&shown, 0, format!("cannot read file: {err}")));
+            }
         }
     }
     if sources.is_empty() && errors.is_empty() {
         errors.push(DictionaryError::new(&shown, 0, "no dictionary files (*.txt) in this directory"));
     }
-    (sources, errors)
+    (sources, errors, vanished)
+}
+
+/// One file's bytes as a source named `shown`, or the line of its first
+/// byte that is not UTF-8. (The fuzz harness decodes through here too.)
+pub fn decode(shown: &str, bytes: Vec<u8>) -> Result<DictionarySource, DictionaryError> {
+    String::from_utf8(bytes).map(|text| DictionarySource::new(shown, text)).map_err(|err| {
+        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        DictionaryError::new(shown, line, "file is not valid UTF-8")
+    })
 }
 
 /// Reads and compiles a dictionary directory, exactly as the server does.

@@ -15,6 +15,9 @@
 //! - [`auth`]: `SdkAppid` and `Sign`/`RequestTime` checks, clock injected.
 //! - [`snapshot`]: the compiled dictionaries and what is known of them, the
 //!   unit that is swapped on reload.
+//! - [`reload`]: live dictionaries: the directory watcher, `SIGHUP` and
+//!   `POST /admin/reload` triggers, debounced one-at-a-time rebuilds off the
+//!   request path, and the status `/healthz` shows.
 //! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
 //!   graceful shutdown.
 //! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags.
@@ -47,6 +50,7 @@ pub mod config;
 pub mod dictionary_dir;
 pub mod engine;
 pub mod eval;
+pub mod reload;
 pub mod server;
 pub mod snapshot;
 #[doc(hidden)]

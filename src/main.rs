@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use wordgate::config::{Config, ServeArgs};
 use wordgate::server::{self, AppState, Drain};
 use wordgate::snapshot::Snapshot;
-use wordgate::{cli, dictionary_dir};
+use wordgate::{cli, dictionary_dir, reload};
 
 #[derive(Parser)]
 #[command(name = "wordgate", version, about = "Content-moderation gate for Tencent Cloud Chat webhooks")]
@@ -138,6 +138,20 @@ fn serve(args: &ServeArgs) -> ExitCode {
         .with_ansi(io::stderr().is_terminal())
         .init();
 
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wordgate: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // SIGHUP reloads the dictionaries. Its default action ends the process,
+    // so take it over before the (possibly long) first load.
+    let hangup = {
+        let _context = runtime.enter();
+        reload::Hangup::register()
+    };
+
     let snapshot = match Snapshot::load(&config.dictionaries, 1, SystemTime::now()) {
         Ok(snapshot) => snapshot,
         Err(errors) => return report(&errors),
@@ -152,13 +166,6 @@ fn serve(args: &ServeArgs) -> ExitCode {
         "dictionaries loaded"
     );
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("wordgate: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
     runtime.block_on(async {
         let listener = match tokio::net::TcpListener::bind(&config.listen).await {
             Ok(listener) => listener,
@@ -176,7 +183,20 @@ fn serve(args: &ServeArgs) -> ExitCode {
             "listening on http://{shown}{}",
             config.webhook_path
         );
+        tracing::info!(
+            watch = config.watch,
+            debounce_ms = config.reload_debounce_ms,
+            admin = if config.admin_token().is_some() { "admin token" } else { "loopback only" },
+            "live reload: SIGHUP, POST /admin/reload{}",
+            if config.watch { ", and changes in the dictionary directory" } else { "" }
+        );
         let state = Arc::new(AppState::new(&config, snapshot));
+        match hangup {
+            Ok(hangup) => {
+                tokio::spawn(hangup.forward(Arc::clone(&state)));
+            }
+            Err(err) => tracing::error!(cause = %err, "cannot listen for SIGHUP; it will not reload"),
+        }
         match server::run(listener, state, server::signal()).await {
             Drain::Complete => ExitCode::SUCCESS,
             // Cut-off requests get no answer; Tencent applies its console

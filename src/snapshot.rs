@@ -4,7 +4,8 @@
 //! request loads it exactly once and answers from that one snapshot, so it
 //! can never see half of a reload; the guard is dropped before the next
 //! `.await`. A reload builds a whole new snapshot off the request path and
-//! stores it with one pointer swap (memory peaks at two engines meanwhile).
+//! stores it with one pointer swap (memory peaks at two engines meanwhile);
+//! [`crate::reload`] does that.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -52,9 +53,20 @@ impl Snapshot {
         generation: u64,
         loaded_at: SystemTime,
     ) -> Result<Snapshot, Vec<DictionaryError>> {
+        Snapshot::build_with_digest(sources, digest(sources), generation, loaded_at)
+    }
+
+    /// [`Snapshot::build`] when the caller has already computed
+    /// [`digest`]`(sources)` (the reloader does, to skip unchanged sets).
+    pub fn build_with_digest(
+        sources: &[DictionarySource],
+        digest: String,
+        generation: u64,
+        loaded_at: SystemTime,
+    ) -> Result<Snapshot, Vec<DictionaryError>> {
         let engine = Engine::build(sources)?;
         let stats = engine.stats();
-        Ok(Snapshot { engine, generation, digest: digest(sources), loaded_at, stats })
+        Ok(Snapshot { engine, generation, digest, loaded_at, stats })
     }
 
     /// Reads and compiles a dictionary directory, exactly as
@@ -65,16 +77,9 @@ impl Snapshot {
         generation: u64,
         loaded_at: SystemTime,
     ) -> Result<Snapshot, Vec<DictionaryError>> {
-        let (sources, mut errors) = dictionary_dir::load(dir);
-        match Snapshot::build(&sources, generation, loaded_at) {
-            Ok(snapshot) if errors.is_empty() => Ok(snapshot),
-            Ok(_) => Err(errors),
-            Err(more) => {
-                errors.extend(more);
-                errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
-                Err(errors)
-            }
-        }
+        let read = Read::dir(dir);
+        let digest = read.digest();
+        read.build(digest, generation, loaded_at)
     }
 
     /// The facts worth showing on health endpoints and in logs.
@@ -84,6 +89,49 @@ impl Snapshot {
             digest: self.digest.clone(),
             loaded_at: self.loaded_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             stats: self.stats,
+        }
+    }
+}
+
+/// A dictionary directory as read from disk, not yet compiled: the files
+/// that could be read and the problems met reading the others.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The `*.txt` files, in file-name order.
+    pub sources: Vec<DictionarySource>,
+    /// Unreadable files, bad UTF-8, an empty or missing directory.
+    pub errors: Vec<DictionaryError>,
+}
+
+impl Read {
+    /// Reads `dir` (see [`dictionary_dir::load`]).
+    pub fn dir(dir: &Path) -> Read {
+        let (sources, errors) = dictionary_dir::load(dir);
+        Read { sources, errors }
+    }
+
+    /// The [`digest`] of what was read.
+    pub fn digest(&self) -> String {
+        digest(&self.sources)
+    }
+
+    /// Compiles what was read; `digest` must be [`Read::digest`]. Every
+    /// problem, reading or compiling, is reported in file and line order.
+    pub fn build(
+        self,
+        digest: String,
+        generation: u64,
+        loaded_at: SystemTime,
+    ) -> Result<Snapshot, Vec<DictionaryError>> {
+        let mut errors = self.errors;
+        match Snapshot::build_with_digest(&self.sources, digest, generation, loaded_at) {
+            Ok(snapshot) if errors.is_empty() => Ok(snapshot),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.extend(more);
+                errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+                Err(errors)
+            }
         }
     }
 }

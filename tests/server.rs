@@ -3,7 +3,7 @@
 //! except in `shipped_dictionaries`, so these tests pin the server's
 //! behaviour, not the starter lists.
 
-mod util;
+pub mod util;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

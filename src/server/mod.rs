@@ -6,7 +6,8 @@
 //!
 //! 1. the `shutdown` future resolves: the accept loop ends;
 //! 2. `/readyz` starts answering 503 (for requests still on open
-//!    connections) and the listener is dropped, so new connections are
+//!    connections), the reload task is told to stop (a reload in progress
+//!    finishes) and the listener is dropped, so new connections are
 //!    refused;
 //! 3. every connection is told to finish: idle keep-alive connections close
 //!    at once, a connection in the middle of a request answers it and then
@@ -14,7 +15,8 @@
 //! 4. that drain is bounded by `shutdown_timeout_secs`; connections still
 //!    open then are cut off, and [`Drain::TimedOut`] says how many.
 //!
-//! Routes and status codes live in [`routes`]; bounded body collection in
+//! [`run`] also runs the reload task ([`crate::reload`]) beside the accept
+//! loop. Routes and status codes live in [`routes`]; bounded body collection in
 //! [`body`]. The webhook logic itself is [`crate::webhook`], which knows
 //! nothing of sockets.
 
@@ -37,6 +39,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::reload::{self, Reloader};
 use crate::snapshot::Snapshot;
 use crate::webhook::Webhook;
 
@@ -78,6 +81,9 @@ pub struct AppState {
     /// drops the guard before its next `.await`; a reload `store`s a new
     /// snapshot.
     pub snapshot: ArcSwap<Snapshot>,
+    /// Live reloading of the dictionaries: triggers, status, settings
+    /// ([`crate::reload`]).
+    pub reloader: Reloader,
     /// The webhook's settings and counters.
     pub webhook: Webhook,
     /// Limits and paths.
@@ -104,6 +110,7 @@ impl AppState {
     pub fn new(config: &Config, snapshot: Snapshot) -> AppState {
         AppState {
             snapshot: ArcSwap::from_pointee(snapshot),
+            reloader: Reloader::new(config),
             webhook: Webhook::new(config.auth(), config.fail_policy, config.request_budget()),
             settings: Settings::from_config(config),
             shutting_down: AtomicBool::new(false),
@@ -165,6 +172,8 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     let max_connections = settings.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut backoff = ACCEPT_BACKOFF_START;
+    // Live reloads run beside the accept loop until shutdown.
+    let reloads = AbortOnDrop(tokio::spawn(reload::run(Arc::clone(&state))));
 
     tokio::pin!(shutdown);
     loop {
@@ -205,8 +214,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
             debug!(%peer, cause = %err, "could not set TCP_NODELAY");
         }
         let service_state = Arc::clone(&state);
-        let service = service_fn(move |request| {
+        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             let state = Arc::clone(&service_state);
+            // Who is calling, for the routes that care (`/admin/reload`).
+            request.extensions_mut().insert(routes::Peer(peer));
             async move { Ok::<_, Infallible>(routes::route(&state, request).await) }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
@@ -220,12 +231,13 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
         });
     }
 
-    // Steps 2 to 4.
+    // Steps 2 to 4. A reload in progress finishes; no other starts.
     state.begin_shutdown();
+    state.reloader.stop();
     drop(listener);
     let open = max_connections - permits.available_permits();
     info!(open_connections = open, timeout = ?settings.shutdown_timeout, "shutting down: draining connections");
-    match tokio::time::timeout(settings.shutdown_timeout, graceful.shutdown()).await {
+    let drain = match tokio::time::timeout(settings.shutdown_timeout, graceful.shutdown()).await {
         Ok(()) => {
             info!("all connections finished");
             Drain::Complete
@@ -235,6 +247,19 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
             warn!(open_connections = open, "shutdown timeout passed; cutting off the remaining connections");
             Drain::TimedOut { open }
         }
+    };
+    // Still building? Its result has no one to serve any more.
+    drop(reloads);
+    drain
+}
+
+/// Ends the reload task with the server, even when `run` itself is
+/// cancelled rather than shut down.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

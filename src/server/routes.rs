@@ -5,6 +5,7 @@
 //! | `POST <webhook_path>` | the Tencent callback ([`crate::webhook`]) |
 //! | `GET /healthz` | 200 while the process serves |
 //! | `GET /readyz` | 200 when dictionaries are loaded and not shutting down, else 503 |
+//! | `POST /admin/reload` | reload the dictionaries now ([`crate::reload`]); loopback peers only, or any peer with the admin token |
 //! | other methods on these paths | 405 with `Allow` |
 //! | any other path | 404 |
 //!
@@ -12,19 +13,31 @@
 //! `{"error":"<what is wrong>","status":<code>}`.
 
 use std::error::Error as StdError;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use tracing::{debug, warn};
 
 use super::body::{self, BodyError};
 use super::AppState;
+use crate::reload::{self, Trigger, WaitError};
 use crate::webhook::{error_body, FailReason, Outcome, Reply};
+
+/// The peer of the connection a request came on, put in the request's
+/// extensions by the accept loop. A request without one (built in-process)
+/// counts as remote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+/// The path of the reload endpoint.
+pub const ADMIN_RELOAD: &str = "/admin/reload";
 
 /// The response body type of every route.
 pub type ResponseBody = Full<Bytes>;
@@ -49,6 +62,8 @@ where
         }
         "/healthz" => healthz(state),
         "/readyz" => readyz(state),
+        ADMIN_RELOAD if method != Method::POST => not_allowed(method, path, "POST"),
+        ADMIN_RELOAD => admin_reload(state, &request).await,
         _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
     }
 }
@@ -103,6 +118,7 @@ fn healthz(state: &AppState) -> Response<ResponseBody> {
     let body = json!({
         "status": "ok",
         "dictionaries": dictionaries,
+        "reload": state.reloader.status(),
         "counters": state.webhook.counters().values(),
     });
     json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
@@ -115,6 +131,91 @@ fn readyz(state: &AppState) -> Response<ResponseBody> {
     let dictionaries = state.snapshot.load().summary();
     let body = json!({ "status": "ready", "dictionaries": dictionaries });
     json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// `POST /admin/reload`: reloads now and answers with the result. Only the
+/// request line and headers matter; a body is ignored.
+async fn admin_reload<B>(state: &AppState, request: &Request<B>) -> Response<ResponseBody> {
+    if let Some(refused) = admin_refusal(state, request) {
+        return refused;
+    }
+    match state.reloader.reload_now(Trigger::Admin).await {
+        Ok(report) => {
+            let failed = report.result == reload::Outcome::Failed;
+            let mut body = serde_json::to_value(&report).unwrap_or_default();
+            if failed {
+                // The shape of every non-200 answer, with the report's
+                // fields beside it.
+                let problems = report.error_count;
+                let message = format!(
+                    "the dictionaries have {problems} problem{}; generation {} stays live",
+                    if problems == 1 { "" } else { "s" },
+                    report.generation
+                );
+                if let Some(fields) = body.as_object_mut() {
+                    fields.insert("error".into(), message.into());
+                    fields.insert("status".into(), StatusCode::UNPROCESSABLE_ENTITY.as_u16().into());
+                }
+            }
+            let status = if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+            json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+        }
+        Err(WaitError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down; no more reloads"),
+        Err(WaitError::TimedOut) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the reload did not finish within {} s; it goes on, see /healthz",
+                reload::RELOAD_WAIT.as_secs()
+            ),
+        ),
+    }
+}
+
+/// With an admin token configured, `Authorization: Bearer <token>` is
+/// required from every peer; without one, only loopback peers are answered.
+/// The answer for a caller who may not reload; `None` for one who may.
+fn admin_refusal<B>(state: &AppState, request: &Request<B>) -> Option<Response<ResponseBody>> {
+    match state.reloader.admin_token() {
+        Some(token) => {
+            let given = request
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+                .unwrap_or_default();
+            // Constant time over the bytes; only the length can leak.
+            if bool::from(given.ct_eq(token.as_bytes())) {
+                return None;
+            }
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs the admin token: Authorization: Bearer <admin_token>",
+            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"wordgate\""));
+            Some(response)
+        }
+        None => {
+            let peer = request.extensions().get::<Peer>();
+            if peer.is_some_and(|Peer(addr)| is_loopback(addr)) {
+                return None;
+            }
+            Some(error(
+                StatusCode::FORBIDDEN,
+                "this endpoint answers loopback peers only; configure admin_token to reach it from elsewhere",
+            ))
+        }
+    }
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr {
+        SocketAddr::V4(v4) => v4.ip().is_loopback(),
+        // `::1`, or `::ffff:127.x.y.z` on a dual-stack listener.
+        SocketAddr::V6(v6) => {
+            v6.ip().is_loopback() || v6.ip().to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
 }
 
 fn not_allowed(method: &Method, path: &str, allow: &'static str) -> Response<ResponseBody> {
@@ -180,12 +281,55 @@ mod tests {
         assert_eq!(get(&state, Method::GET, "/healthz").await.0, StatusCode::OK);
     }
 
+    async fn admin(state: &AppState, peer: Option<&str>, authorization: Option<&str>) -> StatusCode {
+        let mut request = Request::builder().method(Method::POST).uri(ADMIN_RELOAD);
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
+        let Ok(mut request) = request.body(Full::new(Bytes::new())) else { return StatusCode::IM_A_TEAPOT };
+        if let Some(addr) = peer.and_then(|peer| peer.parse().ok()) {
+            request.extensions_mut().insert(Peer(addr));
+        }
+        route(state, request).await.status()
+    }
+
+    #[tokio::test]
+    async fn admin_reload_is_for_loopback_peers_or_token_holders() {
+        let Some(state) = state() else { panic!("state") };
+        // (Refusals only: no reload task runs here to answer a permitted call.)
+        assert_eq!(admin(&state, Some("10.1.2.3:5000"), None).await, StatusCode::FORBIDDEN);
+        assert_eq!(admin(&state, Some("[2001:db8::1]:5000"), None).await, StatusCode::FORBIDDEN);
+        assert_eq!(admin(&state, None, None).await, StatusCode::FORBIDDEN);
+        assert!(is_loopback(&"127.0.0.1:1".parse().unwrap_or_else(|_| panic!())));
+        assert!(is_loopback(&"127.9.9.9:1".parse().unwrap_or_else(|_| panic!())));
+        assert!(is_loopback(&"[::1]:1".parse().unwrap_or_else(|_| panic!())));
+        assert!(is_loopback(&"[::ffff:127.0.0.1]:1".parse().unwrap_or_else(|_| panic!())));
+        assert!(!is_loopback(&"[::ffff:10.0.0.1]:1".parse().unwrap_or_else(|_| panic!())));
+
+        let config = Config {
+            sdkappid: vec![1],
+            admin_token: crate::config::Secret("0123456789abcdef".into()),
+            ..Config::default()
+        };
+        let snapshot =
+            Snapshot::build(&[DictionarySource::new("a.txt", "x\n")], 1, std::time::SystemTime::now());
+        let Ok(snapshot) = snapshot else { panic!("snapshot") };
+        let state = AppState::new(&config, snapshot);
+        // With a token, even loopback peers need it.
+        assert_eq!(admin(&state, Some("127.0.0.1:5000"), None).await, StatusCode::UNAUTHORIZED);
+        let wrong = Some("Bearer 0123456789abcdeF");
+        assert_eq!(admin(&state, Some("127.0.0.1:5000"), wrong).await, StatusCode::UNAUTHORIZED);
+        let prefix = Some("Bearer 0123456789abcde");
+        assert_eq!(admin(&state, Some("10.1.2.3:5000"), prefix).await, StatusCode::UNAUTHORIZED);
+    }
+
     #[tokio::test]
     async fn methods_and_paths() {
         let Some(state) = state() else { panic!("state") };
         assert_eq!(get(&state, Method::GET, "/").await.0, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(get(&state, Method::POST, "/healthz").await.0, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(get(&state, Method::HEAD, "/healthz").await.0, StatusCode::OK);
+        assert_eq!(get(&state, Method::GET, ADMIN_RELOAD).await.0, StatusCode::METHOD_NOT_ALLOWED);
         let (status, body) = get(&state, Method::GET, "/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body["error"], "no route for /nope");
