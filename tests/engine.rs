@@ -376,3 +376,14 @@ fn repeated_single_character_entries_are_refused_with_repeats() {
         Engine::build(&[DictionarySource::new("x.txt", "@action review\n@fold -repeats\n哈哈哈\n")]).is_ok()
     );
 }
+
+/// Regex rules see digits as written, whatever leetspeak folding does for
+/// the literals of the same file.
+#[test]
+fn regexes_are_not_leet_folded() {
+    let list = "@action reject\nre:qq\\s*\\d{5,}\nsh1t\n";
+    let Ok(engine) = Engine::build(&[DictionarySource::new("x.txt", list)]) else { panic!("builds") };
+    assert_eq!(engine.check_text("加我QQ12345678").decision, Action::Reject);
+    assert_eq!(engine.check_text("oh $hit").decision, Action::Reject);
+    assert_eq!(engine.check_text("qqiz34s").decision, Action::Allow);
+}

@@ -150,15 +150,22 @@ impl Engine {
         for source in sources {
             let parsed = dictionary::parse(source, &mut errors);
             let category = categories.len() as u32;
-            let key = (parsed.category.steps, parsed.category.action == Action::Allow);
-            let side = match sides.iter().position(|(k, _)| *k == key) {
-                Some(index) => index,
-                None => {
-                    sides.push((key, Vec::new()));
-                    sides.len() - 1
-                }
-            };
+            let allow = parsed.category.action == Action::Allow;
             for entry in parsed.entries {
+                // Regexes see the text without leetspeak folding: a rule
+                // such as `re:qq\d{5,}` is about the digits as written.
+                let steps = match entry.pattern {
+                    Pattern::Regex(_) => parsed.category.steps.with(Steps::LEET, false),
+                    Pattern::Literal { .. } => parsed.category.steps,
+                };
+                let key = (steps, allow);
+                let side = match sides.iter().position(|(k, _)| *k == key) {
+                    Some(index) => index,
+                    None => {
+                        sides.push((key, Vec::new()));
+                        sides.len() - 1
+                    }
+                };
                 let owner = Owner { category, entry: entries.len() as u32 };
                 entries.push(entry.written.clone());
                 entry_categories.push(category);
