@@ -50,6 +50,8 @@ pub mod config;
 pub mod dictionary_dir;
 pub mod engine;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

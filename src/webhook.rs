@@ -534,13 +534,13 @@ impl<'de> serde::de::Visitor<'de> for BodyCommandVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(BodyCommand::NotText)
     }
 
     // Also how serde_json hands over numbers with `arbitrary_precision`.
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(BodyCommand::NotText)
     }
 }
@@ -556,13 +556,43 @@ impl<'a> CallbackBody<'a> {
         // One UTF-8 check for the whole body is cheaper than serde_json's
         // check of every string in it.
         let body = std::str::from_utf8(body).map_err(|err| format!("the body is not valid UTF-8: {err}"))?;
+        match CallbackBody::parse_str(body) {
+            Ok(parsed) => Ok(parsed),
+            // A lone surrogate escape (`"\ud800"`) is JSON no UTF-8 string
+            // can hold; a client's broken UTF-16 (half an emoji) may well
+            // reach Tencent and be passed on. Refusing it would leave the
+            // message to Tencent's failure handling, unmoderated, so it is
+            // read as U+FFFD, the way a UTF-8 decoder reads a broken
+            // sequence. Only a failed parse pays for the look.
+            Err(err) => match replace_lone_surrogates(body) {
+                Some(repaired) => CallbackBody::parse_str(&repaired).map(CallbackBody::into_owned),
+                None => Err(err),
+            },
+        }
+    }
+
+    fn parse_str(body: &'a str) -> Result<CallbackBody<'a>, String> {
         let mut deserializer = serde_json::Deserializer::from_str(body);
         let parsed = serde::Deserializer::deserialize_map(&mut deserializer, CallbackBodyVisitor)
             .and_then(|parsed| deserializer.end().map(|()| parsed));
         parsed.map_err(|err| match err.classify() {
             serde_json::error::Category::Data => err.to_string(),
+            // serde_json's own limit; its message says nothing of nesting.
+            _ if err.to_string().starts_with("recursion limit exceeded") => format!(
+                "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels (line {} column {})",
+                err.line(),
+                err.column()
+            ),
             _ => format!("the body is not valid JSON: {err}"),
         })
+    }
+
+    fn into_owned(self) -> CallbackBody<'static> {
+        let command = self.command.map(|command| match command {
+            BodyCommand::Text(text) => BodyCommand::Text(Cow::Owned(text.into_owned())),
+            BodyCommand::NotText => BodyCommand::NotText,
+        });
+        CallbackBody { command, msg_body: self.msg_body, cloud_custom_data: self.cloud_custom_data }
     }
 
     /// The request as the engine sees it.
@@ -602,15 +632,228 @@ impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "CallbackCommand" => once(&mut body.command, &key, map.next_value()?)?,
-                "MsgBody" => once(&mut body.msg_body, &key, map.next_value()?)?,
-                "CloudCustomData" => once(&mut body.cloud_custom_data, &key, map.next_value()?)?,
+                "MsgBody" => {
+                    let value = map.next_value_seed(StrictValue { field: "MsgBody" })?;
+                    once(&mut body.msg_body, &key, value)?;
+                }
+                "CloudCustomData" => {
+                    let value = map.next_value_seed(StrictValue { field: "CloudCustomData" })?;
+                    once(&mut body.cloud_custom_data, &key, value)?;
+                }
                 _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
         Ok(body)
     }
+}
+
+/// How deeply a body may nest arrays and objects, the body itself being the
+/// first level: serde_json's recursion limit (128) stops a parse at the
+/// 128th. Applied to every field, read or skipped.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// A `serde_json::Value`, built as its own `Deserialize` builds one (exact
+/// numbers, keys in order), except that an object naming a key twice is an
+/// error rather than "the last one wins": which of two `Text`s would be
+/// moderated, and which one delivered, depends on the parser.
+#[derive(Clone, Copy)]
+struct StrictValue {
+    /// The top-level field, for the error message.
+    field: &'static str,
+}
+
+/// With `arbitrary_precision`, serde_json hands a number to a visitor as a
+/// one-entry map under this key, with the digits as a string; its own
+/// `Value` tells numbers from objects by the same key.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_string()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut elements = Vec::new();
+        while let Some(element) = seq.next_element_seed(self)? {
+            elements.push(element);
+        }
+        Ok(Value::Array(elements))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        use serde_json::map::Entry;
+        let mut object = Map::new();
+        let Some(mut key) = map.next_key::<String>()? else { return Ok(Value::Object(object)) };
+        if key == NUMBER_TOKEN {
+            let digits: String = map.next_value()?;
+            return digits.parse().map(Value::Number).map_err(A::Error::custom);
+        }
+        loop {
+            let value = map.next_value_seed(self)?;
+            match object.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(slot) => {
+                    let field = self.field;
+                    return Err(A::Error::custom(format!(
+                        "{field}: an object in it names {:?} more than once",
+                        slot.key()
+                    )));
+                }
+            }
+            match map.next_key::<String>()? {
+                Some(next) => key = next,
+                None => return Ok(Value::Object(object)),
+            }
+        }
+    }
+}
+
+/// Skips any JSON value, like `serde::de::IgnoredAny`, but through
+/// `deserialize_any`: serde_json skips an `IgnoredAny` without its nesting
+/// limit (and without checking escapes), and a body must not be accepted or
+/// refused by which field holds the problem.
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
+        deserializer.deserialize_any(Skip)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// `json` with every `\uD800`–`\uDFFF` escape that is not half of a
+/// surrogate pair replaced by `\uFFFD`, or `None` when it has none. The
+/// replacement has the same length, so positions in later errors hold.
+///
+/// ```
+/// use wordgate::webhook::replace_lone_surrogates;
+/// assert_eq!(replace_lone_surrogates(r#"["\ud800","\ud83d\ude00"]"#).as_deref(), Some(r#"["\ufffd","\ud83d\ude00"]"#));
+/// assert_eq!(replace_lone_surrogates(r#"["\\ud800"]"#), None);
+/// ```
+pub fn replace_lone_surrogates(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let hex = bytes.get(at..at + 4)?;
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        hex.iter().try_fold(0u16, |unit, &digit| Some(unit << 4 | (digit as char).to_digit(16)? as u16))
+    };
+    let escape =
+        |at: usize| (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u')).then(|| unit(at + 2));
+    let mut repaired: Option<Vec<u8>> = None;
+    let mut at = 0;
+    while let Some(offset) = bytes.get(at..).and_then(|rest| rest.iter().position(|&b| b == b'\\')) {
+        at += offset;
+        let Some(Some(code)) = escape(at) else {
+            // `\\`, `\"` and the like: step over the escaped character.
+            at += 2;
+            continue;
+        };
+        let lone = match code {
+            0xD800..=0xDBFF => match escape(at + 6) {
+                Some(Some(0xDC00..=0xDFFF)) => {
+                    at += 12;
+                    continue;
+                }
+                _ => true,
+            },
+            0xDC00..=0xDFFF => true,
+            _ => false,
+        };
+        if lone {
+            let copy = repaired.get_or_insert_with(|| bytes.to_vec());
+            if let Some(digits) = copy.get_mut(at + 2..at + 6) {
+                digits.copy_from_slice(b"fffd");
+            }
+        }
+        at += 6;
+    }
+    repaired.and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Appends `value` as JSON. Serialising into a `Vec` has no I/O to fail and

@@ -3,12 +3,16 @@
 //! - `engine`: the core through its public API, table-driven.
 //! - `cli`: `wordgate check` / `validate` as processes.
 //! - `properties`: proptest invariants of masking and verdicts.
+//! - `hostile`: hostile input against a running server; limits and timeouts.
+//! - `fuzz_replay`: the fuzz seeds and minimised crashes, replayed on stable.
 //! - `server`: `wordgate serve` over real HTTP.
 //! - `reload`: live dictionary reloads under load, `/admin/reload`, `SIGHUP`.
 
 mod cli;
 mod engine;
 mod eval;
+mod fuzz_replay;
+mod hostile;
 mod properties;
 mod reload;
 mod server;
