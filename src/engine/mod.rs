@@ -239,11 +239,32 @@ impl Engine {
             scratch.normalized.resize_with(self.profiles.len(), Normalized::default);
         }
         let first_new = out.len();
-        for (profile, normalized) in self.profiles.iter().zip(scratch.normalized.iter_mut()) {
-            normalized.fold_with(text, profile.steps, &mut scratch.units);
-            let folded = normalized.text(text);
+        // Which folding each profile reads: its own, or an earlier one's when
+        // the two differ only in `leet` and leetspeak changed nothing (the
+        // regexes of a file fold without `leet`, its literals with it).
+        scratch.folded_by.clear();
+        scratch.leet_changed.clear();
+        for (index, profile) in self.profiles.iter().enumerate() {
+            let without_leet = profile.steps.with(Steps::LEET, false);
+            let same = (0..index).find(|&earlier| {
+                scratch.folded_by[earlier] == earlier
+                    && !scratch.leet_changed[earlier]
+                    && self.profiles[earlier].steps.with(Steps::LEET, false) == without_leet
+            });
+            let source = match same {
+                Some(earlier) => earlier,
+                None => index,
+            };
+            let changed = if source == index {
+                scratch.normalized[index].fold_with(text, profile.steps, &mut scratch.units)
+            } else {
+                false
+            };
+            scratch.folded_by.push(source);
+            scratch.leet_changed.push(changed);
+            let normalized = &scratch.normalized[source];
             scratch.raw.clear();
-            profile.block.find_all(folded, &mut scratch.raw);
+            profile.block.find_all(normalized.text(text), &mut scratch.raw);
             for hit in &scratch.raw {
                 let (start, end) = normalized.original_span(text, hit.start, hit.end);
                 out.push(SpanHit { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
@@ -256,7 +277,8 @@ impl Engine {
         // (nearly all traffic) never pays for them. Spans are compared in
         // the original text: profiles fold differently.
         scratch.allowed.clear();
-        for (profile, normalized) in self.profiles.iter().zip(scratch.normalized.iter()) {
+        for (profile, &source) in self.profiles.iter().zip(scratch.folded_by.iter()) {
+            let normalized = &scratch.normalized[source];
             scratch.raw.clear();
             profile.allow.find_all(normalized.text(text), &mut scratch.raw);
             for hit in &scratch.raw {
@@ -289,6 +311,10 @@ pub(crate) struct Scratch {
     /// One per profile.
     normalized: Vec<Normalized>,
     units: Vec<steps::Unit>,
+    /// Per profile: the index of the profile whose folding it reads.
+    folded_by: Vec<usize>,
+    /// Per profile: whether leetspeak folding changed its text.
+    leet_changed: Vec<bool>,
     raw: Vec<RawHit>,
     allowed: Vec<Range<usize>>,
 }

@@ -66,16 +66,18 @@ impl Normalized {
 
     /// Folds `original` through the core folding and `steps`; `units` is
     /// scratch space.
-    pub(crate) fn fold_with(&mut self, original: &str, steps: Steps, units: &mut Vec<Unit>) {
+    /// Returns whether leetspeak folding changes the text (whether or not
+    /// `steps` has it).
+    pub(crate) fn fold_with(&mut self, original: &str, steps: Steps, units: &mut Vec<Unit>) -> bool {
         if steps == Steps::NONE {
             self.fold_into(original);
-            return;
+            return false;
         }
         self.text.clear();
         self.origin.clear();
         self.origin_end.clear();
         self.identity = false;
-        fold_units(original, steps, units);
+        let leet_changed = fold_units(original, steps, units);
         for unit in units.iter() {
             let before = self.text.len();
             self.text.push(unit.ch);
@@ -83,6 +85,7 @@ impl Normalized {
             self.origin.extend(std::iter::repeat_n(unit.start, added));
             self.origin_end.extend(std::iter::repeat_n(unit.end, added));
         }
+        leet_changed
     }
 
     /// Bytes held by the buffers.

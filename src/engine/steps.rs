@@ -133,12 +133,18 @@ pub(crate) struct Unit {
 }
 
 /// Folds `original` through the core folding and `steps`, into `units`.
-pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
+///
+/// Returns whether leetspeak folding changes anything (whether or not the
+/// step is on), so foldings that differ only in `leet` can be shared when
+/// it does not.
+pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) -> bool {
     units.clear();
     units.reserve(original.len());
     let mut buf = String::new();
     // Passes that need context run only when their characters occur.
     let (mut maybe_leet, mut maybe_noise) = (false, false);
+    let table = steps.contains(Steps::SIMPLIFIED).then(simplified_table);
+    let numbers = steps.contains(Steps::NUMBERS);
     for (at, ch) in original.char_indices() {
         let start = offset(at);
         let end = offset(at + ch.len_utf8());
@@ -151,8 +157,11 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
             units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
             continue;
         }
-        if is_cjk_ideograph(ch) && !(steps.contains(Steps::NUMBERS) && number(ch).is_some()) {
-            let folded = if steps.contains(Steps::SIMPLIFIED) { simplified(ch) } else { ch };
+        if is_cjk_ideograph(ch) && !(numbers && number(ch).is_some()) {
+            let folded = match table {
+                Some(table) => simplified_in(table, ch),
+                None => ch,
+            };
             units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
             continue;
         }
@@ -169,15 +178,16 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) {
             units.push(Unit { ch: folded, start, end, clause_break, skip: false });
         }
     }
-    if maybe_leet && steps.contains(Steps::LEET) {
-        fold_leet(units);
-    }
+    // Whether leetspeak changes (or, with the step off, would change) the
+    // text: when it does not, the foldings with and without `leet` agree.
+    let leet_changed = maybe_leet && fold_leet(units, steps.contains(Steps::LEET));
     if maybe_noise && steps.contains(Steps::NOISE) {
         skip_noise(units);
     }
     if steps.contains(Steps::REPEATS) {
         collapse_repeats(units);
     }
+    leet_changed
 }
 
 fn offset(at: usize) -> u32 {
@@ -219,9 +229,13 @@ fn is_cjk_ideograph(ch: char) -> bool {
 /// the `ferrous-opencc` crate: each ideograph is converted once, on first
 /// use (~8 ms), into a dense array, so the request path is one index.
 fn simplified(ch: char) -> char {
+    simplified_in(simplified_table(), ch)
+}
+
+fn simplified_in(table: &[char], ch: char) -> char {
     let code = ch as u32;
     if (TABLE_FIRST..=TABLE_LAST).contains(&code) {
-        simplified_table().get((code - TABLE_FIRST) as usize).copied().unwrap_or(ch)
+        table.get((code - TABLE_FIRST) as usize).copied().unwrap_or(ch)
     } else {
         ch
     }
@@ -326,7 +340,8 @@ pub fn leet(ch: char) -> Option<char> {
 /// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`), except a
 /// trailing `!` or `|`, which ends a sentence more often than it spells an
 /// `i` (`fuck!` is not `fucki`). Runs without a letter (`2024`, `$5`) stay.
-fn fold_leet(units: &mut [Unit]) {
+fn fold_leet(units: &mut [Unit], apply: bool) -> bool {
+    let mut changed = false;
     let in_run = |unit: &Unit| unit.ch.is_ascii_alphabetic() || leet(unit.ch).is_some();
     let mut start = 0;
     while start < units.len() {
@@ -346,12 +361,16 @@ fn fold_leet(units: &mut [Unit]) {
         if run[..last].iter().any(|unit| unit.ch.is_ascii_alphabetic()) {
             for unit in &mut run[..last] {
                 if let Some(letter) = leet(unit.ch) {
-                    unit.ch = letter;
+                    if apply {
+                        unit.ch = letter;
+                    }
+                    changed = true;
                 }
             }
         }
         start = end;
     }
+    changed
 }
 
 /// Spaces, punctuation, symbols and emoji: what evaders put between the
@@ -359,6 +378,9 @@ fn fold_leet(units: &mut [Unit]) {
 pub fn is_noise(ch: char) -> bool {
     if ch.is_ascii() {
         return !ch.is_ascii_alphanumeric();
+    }
+    if is_cjk_ideograph(ch) {
+        return false;
     }
     !ch.is_alphanumeric()
 }
@@ -412,8 +434,12 @@ fn skip_noise(units: &mut Vec<Unit>) {
 /// `assassin` and `谢谢` are spelt that way (so `fuuck` is not caught, and
 /// `asssss` does not meet `ass`: the price of never breaking real words).
 fn collapse_repeats(units: &mut Vec<Unit>) {
-    let mut write = 0;
-    let mut i = 0;
+    // Nearly all text has no triple: find the first before moving anything.
+    let Some(first) = units.windows(3).position(|w| w[0].ch == w[1].ch && w[1].ch == w[2].ch) else {
+        return;
+    };
+    let mut write = first;
+    let mut i = first;
     while i < units.len() {
         let unit = units[i];
         let mut j = i + 1;
@@ -424,7 +450,9 @@ fn collapse_repeats(units: &mut Vec<Unit>) {
             units[write] = Unit { end: units[j - 1].end, ..unit };
             write += 1;
         } else {
-            units.copy_within(i..j, write);
+            if write != i {
+                units.copy_within(i..j, write);
+            }
             write += j - i;
         }
         i = j;
@@ -435,7 +463,7 @@ fn collapse_repeats(units: &mut Vec<Unit>) {
 /// Folds a dictionary literal through the steps.
 pub fn fold_literal(text: &str, steps: Steps) -> String {
     let mut units = Vec::new();
-    fold_units(text, steps, &mut units);
+    let _ = fold_units(text, steps, &mut units);
     units.iter().map(|unit| unit.ch).collect()
 }
 
@@ -480,12 +508,12 @@ mod tests {
     #[test]
     fn units_cover_what_they_stand_for() {
         let mut units = Vec::new();
-        fold_units("oh f.u.c.k", Steps::ALL, &mut units);
+        let _ = fold_units("oh f.u.c.k", Steps::ALL, &mut units);
         let text: String = units.iter().map(|u| u.ch).collect();
         assert_eq!(text, "oh fuck");
         // `f` starts at 3, `k` ends at 10: the dots between lie inside.
         assert_eq!((units[3].start, units[6].end), (3, 10));
-        fold_units("fuuuuck", Steps::REPEATS, &mut units);
+        let _ = fold_units("fuuuuck", Steps::REPEATS, &mut units);
         assert_eq!((units[1].ch, units[1].start, units[1].end), ('u', 1, 5));
     }
 }
