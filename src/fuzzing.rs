@@ -478,8 +478,10 @@ struct Expected {
 ///    character after its start. Whole-word literals and the others are
 ///    matched in two separate passes ([`WORDS_APART`]). Allow lists are
 ///    matched the same way, on their own.
-/// 3. Drop each hit that lies inside an allow match; map the rest back to
-///    the original characters that produced them.
+/// 3. Map every match back to the original characters that produced it,
+///    and drop each hit that lies inside an allow match there. (Compared on
+///    the original text: an allow entry matching the `i` of `İ`'s folding
+///    `i̇` covers the whole `İ`, and so a hit of `İ`.)
 /// 4. Decide: the most severe action; the first reject category's code and
 ///    info. Mask: every original character that starts inside a mask hit
 ///    becomes that category's mask character.
@@ -585,16 +587,22 @@ fn reference(categories: &[RefCategory], text: &str) -> Result<Expected, ()> {
         found.extend(find(&words, &folded).into_iter().map(|(o, s, e)| (index(&words, o), s, e)));
         found
     };
-    let allowed = find_all(&allow);
+    // A span of folded characters as the original characters that made them.
+    let original_span = |start: usize, end: usize| {
+        let (first, last) = (original[origin[start]], original[origin[end - 1]]);
+        (first.0, last.0 + last.1.len_utf8())
+    };
+    let allowed: Vec<(usize, usize)> =
+        find_all(&allow).into_iter().map(|(_, start, end)| original_span(start, end)).collect();
     let mut hits: Vec<(usize, usize, usize, usize)> = find_all(&block)
         .into_iter()
-        .filter(|&(_, start, end)| {
-            !allowed.iter().any(|&(_, a_start, a_end)| a_start <= start && end <= a_end)
-        })
         .map(|(owner, start, end)| {
             let (category, entry, _, _) = &block[owner];
-            let (first, last) = (original[origin[start]], original[origin[end - 1]]);
-            (*category, *entry, first.0, last.0 + last.1.len_utf8())
+            let (start, end) = original_span(start, end);
+            (*category, *entry, start, end)
+        })
+        .filter(|&(_, _, start, end)| {
+            !allowed.iter().any(|&(a_start, a_end)| a_start <= start && end <= a_end)
         })
         .collect();
     hits.sort_by_key(|&(category, entry, start, end)| (start, end, category, entry));
