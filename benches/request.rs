@@ -4,14 +4,21 @@
 //! moderation against 100k dictionary entries, and serialising the answer:
 //! everything `wordgate serve` does per callback except HTTP framing.
 //!
-//! Cases, all on the protocol's documented official-account sample
-//! (`tests/data/samples/oa-before-send.request.json`):
-//! - `oa_sample`: the sample verbatim, no token configured; it is clean
-//!   (allow).
+//! Group `request`, one case per before-send callback, each on the
+//! protocol's documented sample (`tests/data/samples/*-before-send.request.json`),
+//! with no token configured; all three samples are clean (allow):
+//! - `oa_sample`: `OfficialAccount.CallbackBeforeSendMsg` (329 B);
+//! - `c2c_sample`: `C2C.CallbackBeforeSendMsg` (405 B);
+//! - `group_sample`: `Group.CallbackBeforeSendMsg` (469 B);
+//!
+//! and variations of the official-account sample:
 //! - `oa_sample_signed`: with a token, so `sha256(token + RequestTime)` is
-//!   computed and compared too.
-//! - `oa_sample_masked`: the sample with one word to mask, so the answer
-//!   carries the rewritten `MsgBody`.
+//!   computed and compared too;
+//! - `oa_sample_masked`: one word to mask, so the answer carries the
+//!   rewritten `MsgBody`;
+//! - `oa_sample_rejected`: one word of the 100k reject list;
+//! - `oa_after_send`: `OfficialAccount.CallbackAfterSendMsg`, acknowledged
+//!   without moderation: the cost of the parse and answer alone.
 //!
 //! Run: `cargo bench --bench request`. Timings are only comparable on the
 //! same machine (`-- --save-baseline main`, then `-- --baseline main`).
@@ -26,12 +33,19 @@ use wordgate::synthetic;
 use wordgate::webhook::{FailPolicy, Webhook};
 use wordgate::{DictionarySource, Engine};
 
-const SAMPLE: &[u8] = include_bytes!("../tests/data/samples/oa-before-send.request.json");
+const OA: &[u8] = include_bytes!("../tests/data/samples/oa-before-send.request.json");
+const C2C: &[u8] = include_bytes!("../tests/data/samples/c2c-before-send.request.json");
+const GROUP: &[u8] = include_bytes!("../tests/data/samples/group-before-send.request.json");
+const OA_AFTER: &[u8] = include_bytes!("../tests/data/samples/oa-after-send.request.json");
 const APP: u64 = 1400000001;
-const QUERY: &str = "SdkAppid=1400000001&CallbackCommand=OfficialAccount.CallbackBeforeSendMsg\
-                     &contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI";
 const TOKEN: &str = "xxxxyyyy";
 const REQUEST_TIME: u64 = 1669872112;
+
+fn query(command: &str) -> String {
+    format!(
+        "SdkAppid={APP}&CallbackCommand={command}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI"
+    )
+}
 
 fn engine() -> Engine {
     // Seed 2: with seed 1 the random list happens to contain `red`, and the
@@ -57,34 +71,48 @@ fn request(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(REQUEST_TIME);
     let plain = webhook(None);
     let signed = webhook(Some(TOKEN));
-    let signed_query =
-        format!("{QUERY}&Sign={}&RequestTime={REQUEST_TIME}", auth::sign(TOKEN, &REQUEST_TIME.to_string()));
-    // The documented sample ("red packet") is clean; this copy of it hits
-    // the mask list.
-    let to_mask = String::from_utf8_lossy(SAMPLE).replace("red packet", "damn red packet").into_bytes();
+    let oa_query = query("OfficialAccount.CallbackBeforeSendMsg");
+    let signed_query = format!(
+        "{oa_query}&Sign={}&RequestTime={REQUEST_TIME}",
+        auth::sign(TOKEN, &REQUEST_TIME.to_string())
+    );
+    // The documented samples ("red packet") are clean; these copies hit
+    // the mask list and the reject list.
+    let with_text = |text: &str| String::from_utf8_lossy(OA).replace("red packet", text).into_bytes();
+    let to_mask = with_text("damn red packet");
+    let rejected_word = synthetic::words(2, 1).pop().unwrap_or_default();
+    let to_reject = with_text(&format!("{rejected_word} red packet"));
 
-    let allow = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
+    let allow: &[u8] = br#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
     let check = |webhook: &Webhook, query: &str, body: &[u8]| {
         webhook.handle(&engine, Some(query), body, now, Instant::now())
     };
-    assert_eq!(check(&plain, QUERY, SAMPLE).body, allow);
-    assert_eq!(check(&signed, &signed_query, SAMPLE).body, allow);
-    let masked = check(&plain, QUERY, &to_mask);
-    assert!(String::from_utf8_lossy(&masked.body).contains("**** red packet"), "{masked:?}");
+    let cases: [(&str, &Webhook, String, &[u8]); 7] = [
+        ("oa_sample", &plain, oa_query.clone(), OA),
+        ("c2c_sample", &plain, query("C2C.CallbackBeforeSendMsg"), C2C),
+        ("group_sample", &plain, query("Group.CallbackBeforeSendMsg"), GROUP),
+        ("oa_sample_signed", &signed, signed_query, OA),
+        ("oa_sample_masked", &plain, oa_query.clone(), &to_mask),
+        ("oa_sample_rejected", &plain, oa_query, &to_reject),
+        ("oa_after_send", &plain, query("OfficialAccount.CallbackAfterSendMsg"), OA_AFTER),
+    ];
+    for (name, webhook, query, body) in &cases {
+        let reply = check(webhook, query, body);
+        let text = String::from_utf8_lossy(&reply.body);
+        match *name {
+            "oa_sample_masked" => assert!(text.contains("**** red packet"), "{name}: {text}"),
+            "oa_sample_rejected" => assert!(text.contains("\"ErrorCode\":1,"), "{name}: {text}"),
+            _ => assert_eq!(reply.body, allow, "{name}: {text}"),
+        }
+    }
 
     let mut group = c.benchmark_group("request");
-    group.throughput(Throughput::Bytes(SAMPLE.len() as u64));
-    group.bench_function("oa_sample", |b| {
-        b.iter(|| plain.handle(&engine, Some(black_box(QUERY)), black_box(SAMPLE), now, Instant::now()))
-    });
-    group.bench_function("oa_sample_signed", |b| {
-        b.iter(|| {
-            signed.handle(&engine, Some(black_box(&signed_query)), black_box(SAMPLE), now, Instant::now())
-        })
-    });
-    group.bench_function("oa_sample_masked", |b| {
-        b.iter(|| plain.handle(&engine, Some(black_box(QUERY)), black_box(&to_mask), now, Instant::now()))
-    });
+    for (name, webhook, query, body) in &cases {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| webhook.handle(&engine, Some(black_box(query)), black_box(body), now, Instant::now()))
+        });
+    }
     group.finish();
 }
 

@@ -92,6 +92,10 @@ pub struct Config {
     /// Log filter (`tracing` env-filter syntax), e.g. `info` or
     /// `wordgate=debug`.
     pub log: String,
+    /// Threads of the tokio runtime that serve connections; 0 means one
+    /// per CPU core (tokio's default), which served the most in
+    /// BENCHMARKS.md. Fewer leave cores to other processes.
+    pub worker_threads: usize,
     /// Watch the dictionary directory and reload when anything in it
     /// changes. `SIGHUP` and `POST /admin/reload` reload either way.
     pub watch: bool,
@@ -121,6 +125,7 @@ impl Default for Config {
             max_connections: 1024,
             shutdown_timeout_secs: 10,
             log: "info".into(),
+            worker_threads: 0,
             watch: true,
             reload_debounce_ms: 250,
             admin_token: Secret::default(),
@@ -154,6 +159,9 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 const ENV_PREFIX: &str = "WORDGATE_";
+
+/// Most accepted [`Config::worker_threads`].
+pub const MAX_WORKER_THREADS: usize = 1024;
 
 /// Longest accepted [`Config::reload_debounce_ms`]: beyond ten seconds an
 /// edit would no longer go live "in seconds".
@@ -253,6 +261,7 @@ impl Config {
             }
             "shutdown_timeout_secs" => self.shutdown_timeout_secs = number(value)?,
             "log" => self.log = value.to_string(),
+            "worker_threads" => self.worker_threads = usize::try_from(number(value)?).unwrap_or(usize::MAX),
             "watch" => {
                 self.watch = match value.trim().to_ascii_lowercase().as_str() {
                     "true" | "1" | "yes" | "on" => true,
@@ -325,6 +334,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             problems.push("max_connections: must be at least 1".into());
+        }
+        if self.worker_threads > MAX_WORKER_THREADS {
+            problems.push(format!(
+                "worker_threads: must be from 0 (one per CPU core) to {MAX_WORKER_THREADS}, got {}",
+                self.worker_threads
+            ));
         }
         if self.reload_debounce_ms > MAX_RELOAD_DEBOUNCE_MS {
             problems.push(format!(

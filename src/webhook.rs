@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::auth::{Auth, AuthError, Credentials};
@@ -374,7 +375,10 @@ impl Webhook {
         body: &[u8],
         started: Instant,
     ) -> Reply {
-        let parsed = match CallbackBody::parse(body) {
+        // Holds the body when lone surrogates had to be repaired; the parsed
+        // fields borrow from it.
+        let mut repaired = None;
+        let parsed = match CallbackBody::parse(body, &mut repaired) {
             Ok(parsed) => parsed,
             Err(problem) => return self.bad_request(&problem),
         };
@@ -396,8 +400,8 @@ impl Webhook {
         };
         match Command::classify(command) {
             Command::BeforeSend(channel) => {
-                let request = parsed.into_request();
-                self.moderate(engine, &request, channel, started)
+                let (msg_body, cloud_custom_data) = parsed.moderated_fields();
+                self.guarded(started, || engine.moderate_json(msg_body, cloud_custom_data, channel), channel)
             }
             Command::AfterSend => {
                 bump(&self.counters.after_send);
@@ -408,10 +412,6 @@ impl Webhook {
                 ok_reply(0, "", Outcome::UnknownCommand)
             }
         }
-    }
-
-    fn moderate(&self, engine: &Engine, request: &Value, channel: Channel, started: Instant) -> Reply {
-        self.guarded(started, || engine.moderate(request, channel), channel)
     }
 
     /// Runs `moderate` so that a panic or a blown budget answers the fail
@@ -466,16 +466,29 @@ impl Webhook {
 ///
 /// The engine reads `MsgBody` and the top-level `CloudCustomData` of a
 /// request and nothing else (see [`crate::engine::message`]); this server
-/// reads `CallbackCommand`. Every other top-level field is checked for JSON
-/// syntax but not built into a `Value`: building the whole body as a
-/// `serde_json::Value` (ordered maps, exact numbers) cost more than
-/// moderating it. The test `shallow_parse_moderates_like_the_whole_body`
-/// fails if the engine starts reading another top-level field.
+/// reads `CallbackCommand`. Nothing is built into a `serde_json::Value`
+/// (ordered maps, exact numbers), which cost more than moderating the
+/// message: `MsgBody` is kept as its JSON text, borrowed from the body, for
+/// [`Engine::moderate_json`], which scans it from a borrowed tree and builds
+/// a `Value` only to answer a mask; `CloudCustomData` is kept as its string.
+/// Every field is still checked as it was when it was built: JSON syntax,
+/// nesting ([`MAX_JSON_DEPTH`]), and no object naming a key twice in
+/// `MsgBody` or `CloudCustomData`. The test
+/// `shallow_parse_moderates_like_the_whole_body` fails if the engine starts
+/// reading another top-level field.
 #[derive(Debug, Default)]
 struct CallbackBody<'a> {
     command: Option<BodyCommand<'a>>,
-    msg_body: Option<Value>,
-    cloud_custom_data: Option<Value>,
+    msg_body: Option<&'a RawValue>,
+    cloud_custom_data: Option<CloudData<'a>>,
+}
+
+/// The body's `CloudCustomData`: the engine reads it only when it is a
+/// string.
+#[derive(Debug)]
+enum CloudData<'a> {
+    Text(Cow<'a, str>),
+    Other,
 }
 
 /// The body's `CallbackCommand`: borrowed from the body when it has no
@@ -546,7 +559,9 @@ impl<'de> serde::de::Visitor<'de> for BodyCommandVisitor {
 }
 
 impl<'a> CallbackBody<'a> {
-    fn parse(body: &'a [u8]) -> Result<CallbackBody<'a>, String> {
+    /// Parses a body. When it has to be repaired (lone surrogates), the
+    /// repaired copy is kept in `repaired` and the fields borrow from it.
+    fn parse(body: &'a [u8], repaired: &'a mut Option<String>) -> Result<CallbackBody<'a>, String> {
         // Say "not an object" for `[...]` or `"..."` rather than a serde
         // type error; an empty or broken body is a JSON syntax error below.
         let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
@@ -565,7 +580,7 @@ impl<'a> CallbackBody<'a> {
             // read as U+FFFD, the way a UTF-8 decoder reads a broken
             // sequence. Only a failed parse pays for the look.
             Err(err) => match replace_lone_surrogates(body) {
-                Some(repaired) => CallbackBody::parse_str(&repaired).map(CallbackBody::into_owned),
+                Some(copy) => CallbackBody::parse_str(repaired.insert(copy)),
                 None => Err(err),
             },
         }
@@ -573,44 +588,86 @@ impl<'a> CallbackBody<'a> {
 
     fn parse_str(body: &'a str) -> Result<CallbackBody<'a>, String> {
         let mut deserializer = serde_json::Deserializer::from_str(body);
-        let parsed = serde::Deserializer::deserialize_map(&mut deserializer, CallbackBodyVisitor)
-            .and_then(|parsed| deserializer.end().map(|()| parsed));
-        parsed.map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => err.to_string(),
-            // serde_json's own limit; its message says nothing of nesting.
-            _ if err.to_string().starts_with("recursion limit exceeded") => format!(
-                "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels (line {} column {})",
-                err.line(),
-                err.column()
-            ),
-            _ => format!("the body is not valid JSON: {err}"),
-        })
+        let parsed = serde::Deserializer::deserialize_map(&mut deserializer, CallbackBodyVisitor { body })
+            .and_then(|parsed| deserializer.end().map(|()| parsed))
+            .map_err(describe)?;
+        if let Some(msg_body) = parsed.msg_body {
+            check_msg_body(body, msg_body)?;
+        }
+        Ok(parsed)
     }
 
-    fn into_owned(self) -> CallbackBody<'static> {
-        let command = self.command.map(|command| match command {
-            BodyCommand::Text(text) => BodyCommand::Text(Cow::Owned(text.into_owned())),
-            BodyCommand::NotText => BodyCommand::NotText,
-        });
-        CallbackBody { command, msg_body: self.msg_body, cloud_custom_data: self.cloud_custom_data }
-    }
-
-    /// The request as the engine sees it.
-    fn into_request(self) -> Value {
-        let mut request = Map::with_capacity(2);
-        if let Some(msg_body) = self.msg_body {
-            request.insert("MsgBody".into(), msg_body);
-        }
-        if let Some(data) = self.cloud_custom_data {
-            request.insert("CloudCustomData".into(), data);
-        }
-        Value::Object(request)
+    /// `MsgBody`'s JSON text and `CloudCustomData`'s string, as
+    /// [`Engine::moderate_json`] takes them.
+    fn moderated_fields(&self) -> (Option<&str>, Option<&str>) {
+        let cloud_custom_data = match &self.cloud_custom_data {
+            Some(CloudData::Text(text)) => Some(text.as_ref()),
+            Some(CloudData::Other) | None => None,
+        };
+        (self.msg_body.map(RawValue::get), cloud_custom_data)
     }
 }
 
-struct CallbackBodyVisitor;
+/// A serde_json error as the 400 answer words it.
+fn describe(err: serde_json::Error) -> String {
+    match err.classify() {
+        // serde_json adds where the field ended; the message says where it
+        // nests too deeply.
+        serde_json::error::Category::Data => {
+            let message = err.to_string();
+            match message.strip_prefix(DEPTH_ERROR).and_then(|rest| rest.rsplit_once(" at line ")) {
+                Some((place, _)) => format!("{DEPTH_ERROR}{place}"),
+                None => message,
+            }
+        }
+        // serde_json's own limit; its message says nothing of nesting.
+        _ if err.to_string().starts_with("recursion limit exceeded") => format!(
+            "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels (line {} column {})",
+            err.line(),
+            err.column()
+        ),
+        _ => format!("the body is not valid JSON: {err}"),
+    }
+}
 
-impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor {
+/// Checks `MsgBody`, which the main parse only skipped over (serde_json
+/// captures a `RawValue` without its nesting limit and without decoding
+/// strings), as every other field is checked while it is parsed: nesting
+/// within [`MAX_JSON_DEPTH`] counted from the body, no object naming a key
+/// twice, every string valid (a lone surrogate fails here and sends the
+/// body to the repair in [`CallbackBody::parse`]). Errors give the line and
+/// column in the body.
+fn check_msg_body(body: &str, msg_body: &RawValue) -> Result<(), String> {
+    use serde::de::DeserializeSeed;
+    let text = msg_body.get();
+    let mut keys = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    // `MsgBody` itself is the second level; the body is the first.
+    let strict = Strict { field: "MsgBody", depth: 2, keys: &mut keys };
+    let Err(err) = strict.deserialize(&mut deserializer) else { return Ok(()) };
+    // serde_json's position is counted from `MsgBody`'s start.
+    let (start_line, start_column) = position(body, text, 0);
+    let (line, column) = match err.line() {
+        1 => (start_line, start_column - 1 + err.column()),
+        line => (start_line + line - 1, err.column()),
+    };
+    let full = err.to_string();
+    let message = full.rsplit_once(" at line ").map_or(full.as_str(), |(message, _)| message);
+    Err(match err.classify() {
+        serde_json::error::Category::Data if message == DEPTH_ERROR => {
+            format!("{DEPTH_ERROR} (line {line} column {column})")
+        }
+        serde_json::error::Category::Data => format!("{message} at line {line} column {column}"),
+        _ => format!("the body is not valid JSON: {message} at line {line} column {column}"),
+    })
+}
+
+struct CallbackBodyVisitor<'de> {
+    /// The whole body, to say where a field nests too deeply.
+    body: &'de str,
+}
+
+impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor<'de> {
     type Value = CallbackBody<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -629,19 +686,20 @@ impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor {
             Ok(())
         }
         let mut body = CallbackBody::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             match key.as_ref() {
                 "CallbackCommand" => once(&mut body.command, &key, map.next_value()?)?,
-                "MsgBody" => {
-                    let value = map.next_value_seed(StrictValue { field: "MsgBody" })?;
-                    once(&mut body.msg_body, &key, value)?;
-                }
-                "CloudCustomData" => {
-                    let value = map.next_value_seed(StrictValue { field: "CloudCustomData" })?;
-                    once(&mut body.cloud_custom_data, &key, value)?;
-                }
+                // Skipped over here, checked by `check_msg_body`.
+                "MsgBody" => once(&mut body.msg_body, &key, map.next_value()?)?,
+                "CloudCustomData" => once(&mut body.cloud_custom_data, &key, map.next_value()?)?,
+                // Fields this server does not read are skipped over as
+                // fast as serde_json can, then held to the nesting limit.
                 _ => {
-                    map.next_value::<Skip>()?;
+                    let value: &'de RawValue = map.next_value()?;
+                    if let Some(at) = too_deep(value.get(), 2) {
+                        let (line, column) = position(self.body, value.get(), at);
+                        return Err(Error::custom(format!("{DEPTH_ERROR} (line {line} column {column})")));
+                    }
                 }
             }
         }
@@ -654,14 +712,164 @@ impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor {
 /// 128th. Applied to every field, read or skipped.
 pub const MAX_JSON_DEPTH: usize = 127;
 
-/// A `serde_json::Value`, built as its own `Deserialize` builds one (exact
-/// numbers, keys in order), except that an object naming a key twice is an
-/// error rather than "the last one wins": which of two `Text`s would be
-/// moderated, and which one delivered, depends on the parser.
-#[derive(Clone, Copy)]
-struct StrictValue {
+/// The line and column (both from 1, the column in bytes) of byte `at` of
+/// `part`, a slice of `body`.
+fn position(body: &str, part: &str, at: usize) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
+    let before = body.as_bytes().get(..start + at).unwrap_or_default();
+    let line_start = before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
+    (before.iter().filter(|&&byte| byte == b'\n').count() + 1, before.len() - line_start + 1)
+}
+
+/// Where `json`, a valid JSON value at nesting level `level` (the body is
+/// level 1), opens an array or object beyond [`MAX_JSON_DEPTH`]: the byte
+/// offset of that bracket, or `None`. A scalar costs one comparison.
+fn too_deep(json: &str, level: usize) -> Option<usize> {
+    let bytes = json.as_bytes();
+    if !matches!(bytes.first(), Some(b'[' | b'{')) {
+        return None;
+    }
+    let mut depth = level - 1;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => {
+                // To the closing quote, stepping over escapes.
+                at += 1;
+                while let Some(&byte) = bytes.get(at) {
+                    match byte {
+                        b'\\' => at += 2,
+                        b'"' => break,
+                        _ => at += 1,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Some(at);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
+/// What [`check_msg_body`] and a nested [`Strict`] say of a body nested
+/// deeper than [`MAX_JSON_DEPTH`], in the words `describe` uses for
+/// serde_json's own limit.
+const DEPTH_ERROR: &str = "the body nests arrays and objects deeper than 127 levels";
+
+/// An object key, borrowed from the body when it has no escapes (serde's
+/// own `Cow<str>` always copies).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(text)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CloudData<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<CloudData<'de>, D::Error> {
+        deserializer.deserialize_any(CloudDataVisitor)
+    }
+}
+
+struct CloudDataVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CloudDataVisitor {
+    type Value = CloudData<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Text(Cow::Owned(text.to_string())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Text(Cow::Owned(text)))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<CloudData<'de>, E> {
+        Ok(CloudData::Other)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<CloudData<'de>, A::Error> {
+        let mut keys = Vec::new();
+        Strict { field: "CloudCustomData", depth: 2, keys: &mut keys }
+            .visit_seq(seq)
+            .map(|()| CloudData::Other)
+    }
+
+    // Also how serde_json hands over numbers with `arbitrary_precision`.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CloudData<'de>, A::Error> {
+        let mut keys = Vec::new();
+        Strict { field: "CloudCustomData", depth: 2, keys: &mut keys }
+            .visit_map(map)
+            .map(|()| CloudData::Other)
+    }
+}
+
+/// Checks a JSON value without building it: an object naming a key twice is
+/// an error rather than "the last one wins" (which of two `Text`s would be
+/// moderated, and which one delivered, depends on the parser), and so is
+/// nesting deeper than [`MAX_JSON_DEPTH`].
+struct Strict<'k, 'de> {
     /// The top-level field, for the error message.
     field: &'static str,
+    /// The level of the value being checked; the body is level 1.
+    depth: usize,
+    /// The keys of the objects being checked, innermost last: one vector
+    /// for the whole value rather than a set per object.
+    keys: &'k mut Vec<Cow<'de, str>>,
 }
 
 /// With `arbitrary_precision`, serde_json hands a number to a visitor as a
@@ -669,85 +877,103 @@ struct StrictValue {
 /// `Value` tells numbers from objects by the same key.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-impl<'de> serde::de::DeserializeSeed<'de> for StrictValue {
-    type Value = Value;
+/// Past this many keys an object's repeats are found with a hash set rather
+/// than by comparing each key with those before it.
+const LINEAR_KEYS: usize = 16;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+impl<'de> Strict<'_, 'de> {
+    fn nested(&mut self) -> Strict<'_, 'de> {
+        Strict { field: self.field, depth: self.depth + 1, keys: &mut *self.keys }
+    }
+
+    fn enter<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.depth > MAX_JSON_DEPTH {
+            return Err(E::custom(DEPTH_ERROR));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for StrictValue {
-    type Value = Value;
+impl<'de> serde::de::Visitor<'de> for Strict<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::from(value))
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::from(value))
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_string()))
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.enter()?;
+        while seq.next_element_seed(self.nested())?.is_some() {}
+        Ok(())
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut elements = Vec::new();
-        while let Some(element) = seq.next_element_seed(self)? {
-            elements.push(element);
-        }
-        Ok(Value::Array(elements))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         use serde::de::Error;
-        use serde_json::map::Entry;
-        let mut object = Map::new();
-        let Some(mut key) = map.next_key::<String>()? else { return Ok(Value::Object(object)) };
+        let Some(Key(mut key)) = map.next_key()? else { return self.enter() };
         if key == NUMBER_TOKEN {
-            let digits: String = map.next_value()?;
-            return digits.parse().map(Value::Number).map_err(A::Error::custom);
+            return map.next_value::<serde::de::IgnoredAny>().map(drop);
         }
+        self.enter()?;
+        let start = self.keys.len();
+        let mut many: Option<std::collections::HashSet<Cow<'de, str>>> = None;
         loop {
-            let value = map.next_value_seed(self)?;
-            match object.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(value);
+            let repeated = match &mut many {
+                Some(set) => !set.insert(key.clone()),
+                None if self.keys[start..].contains(&key) => true,
+                None => {
+                    self.keys.push(key.clone());
+                    if self.keys.len() - start > LINEAR_KEYS {
+                        many = Some(self.keys.drain(start..).collect());
+                    }
+                    false
                 }
-                Entry::Occupied(slot) => {
-                    let field = self.field;
-                    return Err(A::Error::custom(format!(
-                        "{field}: an object in it names {:?} more than once",
-                        slot.key()
-                    )));
-                }
+            };
+            if repeated {
+                let field = self.field;
+                return Err(A::Error::custom(format!(
+                    "{field}: an object in it names {key:?} more than once"
+                )));
             }
-            match map.next_key::<String>()? {
-                Some(next) => key = next,
-                None => return Ok(Value::Object(object)),
+            map.next_value_seed(self.nested())?;
+            match map.next_key()? {
+                Some(Key(next)) => key = next,
+                None => break,
             }
         }
+        self.keys.truncate(start);
+        Ok(())
     }
 }
 
@@ -1084,10 +1310,12 @@ mod tests {
                     }
                 }
                 let bytes = serde_json::to_vec(&request).unwrap_or_default();
-                let shallow = CallbackBody::parse(&bytes).map(CallbackBody::into_request);
-                let shallow = shallow.unwrap_or_else(|err| panic!("{err}"));
+                let mut repaired = None;
+                let shallow =
+                    CallbackBody::parse(&bytes, &mut repaired).unwrap_or_else(|err| panic!("{err}"));
+                let (msg_body, cloud_custom_data) = shallow.moderated_fields();
                 assert_eq!(
-                    engine.moderate(&shallow, channel),
+                    engine.moderate_json(msg_body, cloud_custom_data, channel),
                     engine.moderate(&request, channel),
                     "{request}"
                 );
@@ -1099,14 +1327,107 @@ mod tests {
     fn ambiguous_bodies_are_refused() {
         let twice =
             br#"{"MsgBody":[],"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"red packet"}}]}"#;
-        let err = CallbackBody::parse(twice).err().unwrap_or_default();
+        let err = CallbackBody::parse(twice, &mut None).err().unwrap_or_default();
         assert!(err.starts_with("MsgBody: given more than once"), "{err}");
-        let err = CallbackBody::parse(br#"{"MsgBody":[]} {}"#).err().unwrap_or_default();
+        let err = CallbackBody::parse(br#"{"MsgBody":[]} {}"#, &mut None).err().unwrap_or_default();
         assert!(err.starts_with("the body is not valid JSON: trailing characters"), "{err}");
-        let err = CallbackBody::parse(br#"{"Other":[1,}"#).err().unwrap_or_default();
+        let err = CallbackBody::parse(br#"{"Other":[1,}"#, &mut None).err().unwrap_or_default();
         assert!(err.starts_with("the body is not valid JSON"), "{err}");
-        assert_eq!(CallbackBody::parse(b" \"x\"").err(), Some("the body must be a JSON object".into()));
-        assert!(CallbackBody::parse(b"").is_err());
+        assert_eq!(
+            CallbackBody::parse(b" \"x\"", &mut None).err(),
+            Some("the body must be a JSON object".into())
+        );
+        assert!(CallbackBody::parse(b"", &mut None).is_err());
+    }
+
+    /// `MsgBody` is skipped over by the main parse and checked on its own
+    /// (`check_msg_body`), unread fields are skipped as raw JSON and only
+    /// their nesting is checked: both must refuse what a field-by-field
+    /// parse refuses, and say where in the body.
+    #[test]
+    fn skipped_fields_are_checked_like_parsed_ones() {
+        let parse = |body: &str| CallbackBody::parse(body.as_bytes(), &mut None).map(|_| ()).err();
+        let nested =
+            |levels: usize, inner: &str| format!("{}{inner}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(DEPTH_ERROR.contains(&format!(" {MAX_JSON_DEPTH} ")));
+
+        // The body is level 1 and MsgBody level 2: 127 levels in all pass,
+        // a 128th is refused, wherever it is and whatever is innermost.
+        for inner in ["1", "1.5", "\"x\"", "{}", "{\"a\":1}", ""] {
+            for (field, levels) in [("MsgBody", 126), ("Extra", 126), ("CloudCustomData", 126)] {
+                let ok = format!(r#"{{"{field}":{}}}"#, nested(levels, inner));
+                let deep = format!(r#"{{"{field}":{}}}"#, nested(levels + 1, inner));
+                let inner_levels = usize::from(inner.starts_with('{'));
+                match (parse(&ok), inner_levels) {
+                    (None, 0) => {}
+                    (Some(err), 1) => assert!(err.starts_with(DEPTH_ERROR), "{field} {inner}: {err}"),
+                    (err, _) => panic!("{field} {inner} at the limit: {err:?}"),
+                }
+                let err = parse(&deep).unwrap_or_default();
+                assert!(err.starts_with(DEPTH_ERROR), "{field} {inner}: {err}");
+            }
+        }
+        // Where: the bracket past the limit, on the body's own lines.
+        let body = format!("{{\n  \"MsgBody\": {}}}", nested(200, ""));
+        let err = parse(&body).unwrap_or_default();
+        assert_eq!(err, format!("{DEPTH_ERROR} (line 2 column {})", 14 + 126));
+        let body = format!("{{\n\n \"Extra\": {},\"MsgBody\":[]}}", nested(200, ""));
+        let err = parse(&body).unwrap_or_default();
+        assert_eq!(err, format!("{DEPTH_ERROR} (line 3 column {})", 11 + 126));
+
+        // Repeated keys inside MsgBody or CloudCustomData, at any depth and
+        // in objects of any size, are refused; in unread fields they are not.
+        let many: String = (0..40).map(|n| format!(r#""k{n}":{n},"#)).collect();
+        for (body, repeated) in [
+            (
+                r#"{"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"a","Text":"b"}}]}"#.to_string(),
+                "Text",
+            ),
+            (r#"{"MsgBody":[{"A":{"B":[{"C":1,"C":2}]}}]}"#.to_string(), "C"),
+            (format!(r#"{{"MsgBody":[{{{many}"k7":0}}]}}"#), "k7"),
+            (r#"{"MsgBody":[{"T\u0065xt":1,"Text":2}]}"#.to_string(), "Text"),
+            (r#"{"CloudCustomData":{"a":[{"b":1,"b":1}]},"MsgBody":[]}"#.to_string(), "b"),
+        ] {
+            let err = parse(&body).unwrap_or_default();
+            let field = if body.contains("CloudCustomData") { "CloudCustomData" } else { "MsgBody" };
+            let expected =
+                format!("{field}: an object in it names {repeated:?} more than once at line 1 column");
+            assert!(err.starts_with(&expected), "{body}: {err}");
+        }
+        assert_eq!(parse(&format!(r#"{{"MsgBody":[{{{many}"k40":0}}]}}"#)), None);
+        assert_eq!(parse(r#"{"Extra":{"a":1,"a":2},"MsgBody":[]}"#), None);
+        // serde_json numbers (`arbitrary_precision`) are not objects.
+        assert_eq!(parse(r#"{"MsgBody":[{"a":1e400,"b":-0.0,"c":123456789012345678901234567890}]}"#), None);
+
+        // A repeat on a later line is placed on that line of the body.
+        let err = parse("{\"MsgBody\": [\n {\"a\": 1,\n  \"a\": 2}]}").unwrap_or_default();
+        assert!(
+            err.starts_with(r#"MsgBody: an object in it names "a" more than once at line 3 column "#),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn escaped_keys_and_lone_surrogates_in_msg_body() {
+        let webhook = webhook(FailPolicy::Allow, Duration::from_secs(1));
+        let engine = engine();
+        let handle = |body: &str| {
+            let reply =
+                webhook.handle(&engine, Some(OA_QUERY), body.as_bytes(), SystemTime::now(), Instant::now());
+            String::from_utf8_lossy(&reply.body).into_owned()
+        };
+        // `Msg\u0042ody` is `MsgBody`.
+        let answer =
+            handle(r#"{"Msg\u0042ody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"red packet"}}]}"#);
+        assert!(answer.contains("120009"), "{answer}");
+        // A lone surrogate reads as U+FFFD, and the rewrite says so.
+        let answer = handle(r#"{"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"darn \ud800"}}]}"#);
+        assert!(answer.contains("\"Text\":\"**** \u{FFFD}\""), "{answer}");
+        // CloudCustomData is moderated only as a string.
+        let answer = handle(r#"{"MsgBody":[],"CloudCustomData":"darn"}"#);
+        assert!(answer.contains(r#""CloudCustomData":"****""#), "{answer}");
+        let answer = handle(r#"{"MsgBody":[],"CloudCustomData":{"x":"darn"}}"#);
+        assert_eq!(answer, r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#);
     }
 
     #[test]
