@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use criterion::{criterion_group, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use wordgate::snapshot::{Read, Snapshot};
 use wordgate::synthetic::{self, Rng};
 use wordgate::DictionarySource;
@@ -152,12 +152,15 @@ fn build_time(c: &mut Criterion) {
     memory(&sources);
     let dir = write_dir(&sources);
 
+    let entries = sources.iter().map(|source| source.text.lines().count() as u64).sum();
     let mut group = c.benchmark_group("reload_build");
+    group.throughput(Throughput::Elements(entries));
     group.sample_size(10).measurement_time(Duration::from_secs(8));
     group.bench_function(BenchmarkId::from_parameter("100k"), |b| b.iter(|| build(black_box(&sources), 2)));
     group.finish();
 
     let mut group = c.benchmark_group("reload_from_disk");
+    group.throughput(Throughput::Elements(entries));
     group.sample_size(10).measurement_time(Duration::from_secs(8));
     group.bench_function(BenchmarkId::from_parameter("100k"), |b| b.iter(|| reload_from_disk(dir.path())));
     group.finish();
@@ -257,6 +260,8 @@ fn verdict(c: &mut Criterion) {
     };
 
     let mut group = c.benchmark_group("swap_verdict");
+    // One message (of `messages`, in turn) per iteration.
+    group.throughput(Throughput::Elements(1));
     let cases = [
         ("uncontended", None),
         ("contended", Some(Background::Swap)),

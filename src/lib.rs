@@ -52,6 +52,7 @@ pub mod engine;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod memory;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

@@ -160,6 +160,8 @@ fn serve(args: &ServeArgs) -> ExitCode {
         Ok(snapshot) => snapshot,
         Err(errors) => return report(&errors),
     };
+    // As after every reload: the build's scratch goes back to the system.
+    wordgate::memory::release_freed_memory();
     let summary = snapshot.summary();
     tracing::info!(
         dir = %config.dictionaries.display(),

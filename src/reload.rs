@@ -416,10 +416,14 @@ async fn reload(state: &AppState, trigger: Trigger) -> (Report, Option<Arc<Snaps
         if read.errors.is_empty() && digest == live_digest {
             return Built::Unchanged;
         }
-        match read.build(digest, next_generation, SystemTime::now()) {
+        let built = match read.build(digest, next_generation, SystemTime::now()) {
             Ok(snapshot) => Built::New(Box::new(snapshot)),
             Err(errors) => Built::Failed(errors.iter().map(ToString::to_string).collect()),
-        }
+        };
+        // The build's scratch (several times the engine it leaves) is free
+        // now; give it back rather than let the process keep its peak.
+        crate::memory::release_freed_memory();
+        built
     })
     .await
     .unwrap_or_else(|err| {
@@ -512,7 +516,11 @@ async fn retire(old: Arc<Snapshot>) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let generation = old.generation;
-    if tokio::task::spawn_blocking(move || drop(old)).await.is_err() {
+    let freed = move || {
+        drop(old);
+        crate::memory::release_freed_memory();
+    };
+    if tokio::task::spawn_blocking(freed).await.is_err() {
         error!(generation, "freeing a replaced snapshot panicked");
     }
 }
