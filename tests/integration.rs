@@ -7,6 +7,7 @@
 //! - `fuzz_replay`: the fuzz seeds and minimised crashes, replayed on stable.
 //! - `server`: `wordgate serve` over real HTTP.
 //! - `reload`: live dictionary reloads under load, `/admin/reload`, `SIGHUP`.
+//! - `tls`: built-in HTTPS with a real TLS client; certificate rotation.
 
 mod cli;
 mod engine;
@@ -16,3 +17,4 @@ mod hostile;
 mod properties;
 mod reload;
 mod server;
+mod tls;
