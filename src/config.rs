@@ -88,7 +88,8 @@ pub struct Config {
     pub fail_policy: FailPolicy,
     /// Time a client has to send a request's headers, in seconds. hyper
     /// starts this timer whenever a connection waits for its next request,
-    /// so it also closes idle keep-alive connections.
+    /// so it also closes idle keep-alive connections. With built-in HTTPS it
+    /// also bounds the TLS handshake.
     pub header_read_timeout_secs: u64,
     /// Connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,

@@ -18,8 +18,8 @@
 //! [`run`] also runs the reload task ([`crate::reload`]) beside the accept
 //! loop, and, with built-in HTTPS ([`AppState::with_tls`]), the certificate
 //! rotation task; TLS handshakes happen in each connection's task
-//! ([`tls`]), never in the accept loop. Routes and status codes live in [`routes`]; bounded body collection in
-//! [`body`]. The webhook logic itself is [`crate::webhook`], which knows
+//! ([`tls`]), never in the accept loop. Routes and status codes live in
+//! [`routes`]; bounded body collection in [`body`]. The webhook logic itself is [`crate::webhook`], which knows
 //! nothing of sockets.
 
 pub mod body;
