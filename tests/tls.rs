@@ -368,3 +368,82 @@ fn a_bad_certificate_at_startup_names_the_file() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&key.display().to_string()), "{stderr}");
 }
+
+#[test]
+fn the_binary_serves_https_and_rotates_its_certificate_on_sighup() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let (ca, tls_dir) = (Ca::new(), tempfile::tempdir().expect("tempdir"));
+    let (old, new) = (ca.leaf(), ca.leaf());
+    let (cert, key) = (tls_dir.path().join("tls.crt"), tls_dir.path().join("tls.key"));
+    replace_file(&cert, &old.cert_pem);
+    replace_file(&key, &old.key_pem);
+    let dir = dictionaries(&[("a.txt", "@action reject\nfoo\n")]);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wordgate"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--sdkappid", &crate::server::util::APP.to_string()])
+        .arg("--dictionaries")
+        .arg(dir.path())
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
+            command.env_remove(name);
+        }
+    }
+    // A debounce longer than the wait below: only SIGHUP can rotate in time.
+    let Ok(mut child) = command.env("WORDGATE_RELOAD_DEBOUNCE_MS", "10000").spawn() else { panic!("spawn") };
+    let Some(stderr) = child.stderr.take() else { panic!("stderr") };
+    let mut stderr = BufReader::new(stderr);
+    let mut addr = None;
+    let mut line = String::new();
+    while addr.is_none() && stderr.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.split("listening on https://").nth(1) {
+            addr = rest.split('/').next().and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
+        }
+        line.clear();
+    }
+    let Some(addr) = addr else { panic!("the server logs an https:// address") };
+    let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        panic!("runtime")
+    };
+    runtime.block_on(async {
+        let served = || async {
+            let Ok(tcp) = TcpStream::connect(addr).await else { panic!("connect") };
+            let Ok(name) = ServerName::try_from("localhost") else { panic!("server name") };
+            match ca.connector().connect(name, tcp).await {
+                Ok(stream) => peer_certificate(&Client::over(stream)),
+                Err(err) => panic!("TLS handshake: {err}"),
+            }
+        };
+        assert_eq!(served().await, old.der.as_ref());
+        replace_file(&key, &new.key_pem);
+        replace_file(&cert, &new.cert_pem);
+        let Ok(hup) = Command::new("kill").args(["-HUP", &child.id().to_string()]).status() else {
+            panic!("kill")
+        };
+        assert!(hup.success());
+        // Poll with a deadline: nothing in the process to await from here.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while served().await != new.der.as_ref() {
+            assert!(std::time::Instant::now() < deadline, "SIGHUP did not rotate the certificate within 5 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+
+    let Ok(term) = Command::new("kill").args(["-TERM", &child.id().to_string()]).status() else {
+        panic!("kill")
+    };
+    assert!(term.success());
+    let status = child.wait();
+    assert!(status.as_ref().is_ok_and(|s| s.success()), "{status:?}");
+    let _ = drain.join();
+}

@@ -35,6 +35,7 @@
 //! never finishes its handshake costs one permit until the timeout, never
 //! the accept loop.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -349,10 +350,15 @@ fn parent_dirs(cert: &Path, key: &Path) -> Vec<PathBuf> {
 
 fn start_watcher(cert: &Path, key: &Path, changed: &Arc<Trigger>) -> Option<RecommendedWatcher> {
     let trigger = Arc::clone(changed);
+    let names: Vec<OsString> =
+        [cert, key].iter().filter_map(|file| file.file_name()).map(OsString::from).collect();
     let handler = move |event: notify::Result<notify::Event>| match event {
         // Our own reading of the files: not a change.
         Ok(event) if is_read_only(&event.kind) => {}
-        Ok(_) => trigger.fire(),
+        Ok(event) if concerns_the_files(&event.paths, &names) => trigger.fire(),
+        // Another file in a shared directory (a log, other certificates):
+        // reloading on it would be wasted work, or a loop if it is our log.
+        Ok(_) => {}
         Err(err) => {
             // Lost events: the files may have changed unheard; re-read.
             warn!(cause = %err, "TLS certificate watcher error");
@@ -376,6 +382,19 @@ fn start_watcher(cert: &Path, key: &Path, changed: &Arc<Trigger>) -> Option<Reco
             None
         }
     }
+}
+
+/// Whether an event in a watched directory may have changed the files:
+/// it names one of them, or a `..`-prefixed entry (a Kubernetes volume's
+/// `..data` link and the timestamped directories it points to), or no path
+/// at all (a rescan: anything may have changed).
+fn concerns_the_files(paths: &[PathBuf], names: &[OsString]) -> bool {
+    paths.is_empty()
+        || paths.iter().any(|path| {
+            path.file_name().is_some_and(|name| {
+                names.iter().any(|watched| watched == name) || name.to_string_lossy().starts_with("..")
+            })
+        })
 }
 
 fn is_read_only(kind: &EventKind) -> bool {
@@ -468,6 +487,19 @@ mod tests {
         assert!(std::fs::write(&key, "not a key").is_ok());
         let err = Tls::load(&cert, &key, Duration::ZERO).err().map(|e| e.0).unwrap_or_default();
         assert!(err.starts_with(&format!("{}: no certificate in it", cert.display())), "{err}");
+    }
+
+    #[test]
+    fn only_events_about_the_files_count() {
+        let names = [OsString::from("tls.crt"), OsString::from("tls.key")];
+        let event = |paths: &[&str]| paths.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert!(concerns_the_files(&event(&["/etc/tls/tls.crt"]), &names));
+        assert!(concerns_the_files(&event(&["/etc/tls/tls.key.tmp", "/etc/tls/tls.key"]), &names));
+        assert!(concerns_the_files(&event(&["/etc/tls/..data"]), &names));
+        assert!(concerns_the_files(&event(&["/etc/tls/..2026_11_25_00_00_00.1"]), &names));
+        assert!(concerns_the_files(&event(&[]), &names));
+        assert!(!concerns_the_files(&event(&["/etc/tls/wordgate.log"]), &names));
+        assert!(!concerns_the_files(&event(&["/etc/tls/other.crt"]), &names));
     }
 
     #[test]
