@@ -42,6 +42,12 @@ pub struct ServeArgs {
     /// Prefer WORDGATE_TOKEN or the config file: flags show up in `ps`.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// PEM certificate chain for built-in HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for built-in HTTPS (with --tls-cert).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A secret string: never shown by `Debug`.
@@ -82,7 +88,8 @@ pub struct Config {
     pub fail_policy: FailPolicy,
     /// Time a client has to send a request's headers, in seconds. hyper
     /// starts this timer whenever a connection waits for its next request,
-    /// so it also closes idle keep-alive connections.
+    /// so it also closes idle keep-alive connections. With built-in HTTPS it
+    /// also bounds the TLS handshake.
     pub header_read_timeout_secs: u64,
     /// Connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
@@ -107,6 +114,11 @@ pub struct Config {
     /// Token for `POST /admin/reload` (`Authorization: Bearer <token>`).
     /// Empty: the endpoint answers loopback peers only, without a token.
     pub admin_token: Secret,
+    /// PEM certificate chain (leaf first) for built-in HTTPS; empty serves
+    /// plain HTTP. Set together with `tls_key`. Reloaded when it changes.
+    pub tls_cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    pub tls_key: PathBuf,
 }
 
 impl Default for Config {
@@ -129,6 +141,8 @@ impl Default for Config {
             watch: true,
             reload_debounce_ms: 250,
             admin_token: Secret::default(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -271,6 +285,8 @@ impl Config {
             }
             "reload_debounce_ms" => self.reload_debounce_ms = number(value)?,
             "admin_token" => self.admin_token = Secret(value.to_string()),
+            "tls_cert" => self.tls_cert = PathBuf::from(value),
+            "tls_key" => self.tls_key = PathBuf::from(value),
             _ => {
                 return Err(ConfigError(format!(
                     "{name}: unknown setting (the WORDGATE_* variables are WORDGATE_CONFIG and one per key \
@@ -294,6 +310,12 @@ impl Config {
         }
         if let Some(token) = &args.token {
             self.token = Secret(token.clone());
+        }
+        if let Some(cert) = &args.tls_cert {
+            self.tls_cert = cert.clone();
+        }
+        if let Some(key) = &args.tls_key {
+            self.tls_key = key.clone();
         }
     }
 
@@ -356,6 +378,13 @@ impl Config {
                  e.g. from `openssl rand -hex 32`"
             ));
         }
+        if self.tls_cert.as_os_str().is_empty() != self.tls_key.as_os_str().is_empty() {
+            problems.push(
+                "tls_cert and tls_key: set both (built-in HTTPS) or neither (plain HTTP); \
+                 --tls-cert/--tls-key, WORDGATE_TLS_CERT/WORDGATE_TLS_KEY"
+                    .into(),
+            );
+        }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             problems.push(format!("log: {err}"));
         }
@@ -390,6 +419,12 @@ impl Config {
     /// [`Config::admin_token`], if one is set.
     pub fn admin_token(&self) -> Option<&str> {
         (!self.admin_token.0.is_empty()).then_some(self.admin_token.0.as_str())
+    }
+
+    /// The certificate and key files when built-in HTTPS is configured.
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        (!self.tls_cert.as_os_str().is_empty() && !self.tls_key.as_os_str().is_empty())
+            .then_some((self.tls_cert.as_path(), self.tls_key.as_path()))
     }
 
     /// [`Config::shutdown_timeout_secs`] as a duration.
@@ -514,6 +549,19 @@ mod tests {
         assert!(err.contains("request_budget_ms: must be from 1 to 2000"));
         let relative = Config { sdkappid: vec![1], webhook_path: "callback".into(), ..Config::default() };
         assert!(relative.validate().is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files_from_any_source() {
+        let args = ServeArgs { sdkappid: vec![1], tls_cert: Some("cert.pem".into()), ..ServeArgs::default() };
+        let err = Config::load(&args, Vec::new()).err().map(|e| e.0).unwrap_or_default();
+        assert!(err.starts_with("tls_cert and tls_key: set both"), "{err}");
+        let config = Config::load(&args, env(&[("WORDGATE_TLS_KEY", "key.pem")]));
+        let files =
+            config.as_ref().ok().and_then(|c| c.tls_files().map(|(c, k)| (c.to_owned(), k.to_owned())));
+        assert_eq!(files, Some((PathBuf::from("cert.pem"), PathBuf::from("key.pem"))));
+        let plain = Config::load(&ServeArgs { tls_cert: None, ..args }, Vec::new());
+        assert_eq!(plain.map(|c| c.tls_files().is_none()), Ok(true));
     }
 
     #[test]

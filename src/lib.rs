@@ -21,6 +21,9 @@
 //! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
 //!   graceful shutdown.
 //! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags.
+//! - [`healthcheck`]: `wordgate healthcheck`, the container image's probe.
+//! - [`memory`]: handing a dictionary build's freed scratch back to the
+//!   system.
 //! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
 //!   benches and tests.
 //!
@@ -52,6 +55,7 @@ pub mod engine;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod healthcheck;
 pub mod memory;
 pub mod reload;
 pub mod server;

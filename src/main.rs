@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use clap::{Parser, Subcommand};
 
 use wordgate::config::{Config, ServeArgs};
+use wordgate::server::tls::Tls as TlsCertificate;
 use wordgate::server::{self, AppState, Drain};
 use wordgate::snapshot::Snapshot;
 use wordgate::{cli, dictionary_dir, reload};
@@ -41,6 +42,12 @@ enum Command {
         /// Dictionary directory.
         #[arg(default_value = "./dictionaries")]
         dir: PathBuf,
+    },
+    /// GET a health URL over plain HTTP; exit 0 on 200 (the container image's HEALTHCHECK).
+    Healthcheck {
+        /// URL to probe.
+        #[arg(long, default_value = wordgate::healthcheck::DEFAULT_URL)]
+        url: String,
     },
     /// Measure precision, recall and false positives per category on a labelled set.
     Eval {
@@ -111,6 +118,15 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Healthcheck { url } => {
+            match wordgate::healthcheck::probe(&url, wordgate::healthcheck::TIMEOUT) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("wordgate: unhealthy: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Validate { dir } => match cli::validate(&dir) {
             Ok(summary) => {
                 println!("{summary}");
@@ -156,6 +172,19 @@ fn serve(args: &ServeArgs) -> ExitCode {
         reload::Hangup::register()
     };
 
+    // A bad certificate is a startup error naming the file, like a bad
+    // dictionary.
+    let tls = match config.tls_files() {
+        Some((cert, key)) => match TlsCertificate::load(cert, key, config.reload_debounce()) {
+            Ok(tls) => Some(Arc::new(tls)),
+            Err(err) => {
+                eprintln!("wordgate: {err}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+
     let snapshot = match Snapshot::load(&config.dictionaries, 1, SystemTime::now()) {
         Ok(snapshot) => snapshot,
         Err(errors) => return report(&errors),
@@ -186,7 +215,8 @@ fn serve(args: &ServeArgs) -> ExitCode {
             sdkappids = ?config.sdkappid,
             sign_check = !config.token.0.is_empty(),
             fail_policy = config.fail_policy.as_str(),
-            "listening on http://{shown}{}",
+            "listening on {}://{shown}{}",
+            if tls.is_some() { "https" } else { "http" },
             config.webhook_path
         );
         tracing::info!(
@@ -196,7 +226,11 @@ fn serve(args: &ServeArgs) -> ExitCode {
             "live reload: SIGHUP, POST /admin/reload{}",
             if config.watch { ", and changes in the dictionary directory" } else { "" }
         );
-        let state = Arc::new(AppState::new(&config, snapshot));
+        let mut state = AppState::new(&config, snapshot);
+        if let Some(tls) = tls {
+            state = state.with_tls(tls);
+        }
+        let state = Arc::new(state);
         match hangup {
             Ok(hangup) => {
                 tokio::spawn(hangup.forward(Arc::clone(&state)));

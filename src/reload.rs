@@ -21,7 +21,8 @@
 //!   quiet for `reload_debounce_ms`, and at the latest
 //!   [`max_delay`]`(reload_debounce_ms)` after the first change of a burst,
 //!   so a steady stream of writes cannot postpone it forever.
-//! - **`SIGHUP`** (the binary): reload now.
+//! - **`SIGHUP`** (the binary): reload now (the TLS certificate too,
+//!   [`crate::server::tls`]).
 //! - **`POST /admin/reload`**: reload now and answer with the result; see
 //!   [`Reloader::reload_now`].
 //!
@@ -615,8 +616,11 @@ impl Hangup {
         {
             let mut hangup = self;
             while hangup.signal.recv().await.is_some() {
-                info!("SIGHUP received: reloading the dictionaries");
+                info!("SIGHUP received: reloading the dictionaries (and the TLS certificate, if any)");
                 state.reloader.trigger(Trigger::Signal);
+                if let Some(tls) = &state.tls {
+                    tls.trigger();
+                }
             }
         }
         #[cfg(not(unix))]

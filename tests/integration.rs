@@ -7,8 +7,12 @@
 //! - `fuzz_replay`: the fuzz seeds and minimised crashes, replayed on stable.
 //! - `server`: `wordgate serve` over real HTTP.
 //! - `reload`: live dictionary reloads under load, `/admin/reload`, `SIGHUP`.
+//! - `deployment`: the Dockerfile and Kubernetes manifests agree with the
+//!   code; `wordgate healthcheck`.
+//! - `tls`: built-in HTTPS with a real TLS client; certificate rotation.
 
 mod cli;
+mod deployment;
 mod engine;
 mod eval;
 mod fuzz_replay;
@@ -16,3 +20,4 @@ mod hostile;
 mod properties;
 mod reload;
 mod server;
+mod tls;

@@ -16,12 +16,15 @@
 //!    open then are cut off, and [`Drain::TimedOut`] says how many.
 //!
 //! [`run`] also runs the reload task ([`crate::reload`]) beside the accept
-//! loop. Routes and status codes live in [`routes`]; bounded body collection in
-//! [`body`]. The webhook logic itself is [`crate::webhook`], which knows
+//! loop, and, with built-in HTTPS ([`AppState::with_tls`]), the certificate
+//! rotation task; TLS handshakes happen in each connection's task
+//! ([`tls`]), never in the accept loop. Routes and status codes live in
+//! [`routes`]; bounded body collection in [`body`]. The webhook logic itself is [`crate::webhook`], which knows
 //! nothing of sockets.
 
 pub mod body;
 pub mod routes;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -88,6 +91,8 @@ pub struct AppState {
     pub webhook: Webhook,
     /// Limits and paths.
     pub settings: Settings,
+    /// Built-in HTTPS, when configured: every connection is a TLS one.
+    pub tls: Option<Arc<tls::Tls>>,
     /// Set once shutdown begins: `/readyz` fails from then on.
     shutting_down: AtomicBool,
     clock: Clock,
@@ -113,6 +118,7 @@ impl AppState {
             reloader: Reloader::new(config),
             webhook: Webhook::new(config.auth(), config.fail_policy, config.request_budget()),
             settings: Settings::from_config(config),
+            tls: None,
             shutting_down: AtomicBool::new(false),
             clock: Arc::new(SystemTime::now),
         }
@@ -121,6 +127,12 @@ impl AppState {
     /// The same state on another clock.
     pub fn with_clock(mut self, clock: Clock) -> AppState {
         self.clock = clock;
+        self
+    }
+
+    /// The same state serving HTTPS with `tls`.
+    pub fn with_tls(mut self, tls: Arc<tls::Tls>) -> AppState {
+        self.tls = Some(tls);
         self
     }
 
@@ -174,6 +186,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     let mut backoff = ACCEPT_BACKOFF_START;
     // Live reloads run beside the accept loop until shutdown.
     let reloads = AbortOnDrop(tokio::spawn(reload::run(Arc::clone(&state))));
+    let rotations = state.tls.as_ref().map(|tls| AbortOnDrop(tokio::spawn(tls::run(Arc::clone(tls)))));
 
     tokio::pin!(shutdown);
     loop {
@@ -220,9 +233,26 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
             request.extensions_mut().insert(routes::Peer(peer));
             async move { Ok::<_, Infallible>(routes::route(&state, request).await) }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        // Registered with the drain now, before the handshake, so a
+        // connection accepted just before shutdown is still waited for.
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = state.tls.clone();
+        let handshake_timeout = settings.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let served = match tls {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                Some(tls) => match tls.handshake(stream, handshake_timeout).await {
+                    Ok(stream) => {
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await
+                    }
+                    Err(err) => {
+                        debug!(%peer, cause = %err, "connection closed before serving");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(err) = served {
                 // Header timeouts, resets, malformed requests: the client's
                 // business, not an operator's.
                 debug!(%peer, cause = %err, "connection ended with an error");
@@ -250,6 +280,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     };
     // Still building? Its result has no one to serve any more.
     drop(reloads);
+    drop(rotations);
     drain
 }
 

@@ -3,7 +3,7 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `POST <webhook_path>` | the Tencent callback ([`crate::webhook`]) |
-//! | `GET /healthz` | 200 while the process serves |
+//! | `GET /healthz` | 200 while the process serves; with built-in HTTPS, `tls` shows the certificate in force |
 //! | `GET /readyz` | 200 when dictionaries are loaded and not shutting down, else 503 |
 //! | `POST /admin/reload` | reload the dictionaries now ([`crate::reload`]); loopback peers only, or any peer with the admin token |
 //! | other methods on these paths | 405 with `Allow` |
@@ -115,12 +115,15 @@ where
 
 fn healthz(state: &AppState) -> Response<ResponseBody> {
     let dictionaries = state.snapshot.load().summary();
-    let body = json!({
+    let mut body = json!({
         "status": "ok",
         "dictionaries": dictionaries,
         "reload": state.reloader.status(),
         "counters": state.webhook.counters().values(),
     });
+    if let Some(tls) = &state.tls {
+        body["tls"] = serde_json::to_value(tls.status()).unwrap_or_default();
+    }
     json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -104,6 +104,11 @@ impl TestServer {
         if let Some(clock) = clock {
             state = state.with_clock(clock);
         }
+        TestServer::serve(state).await
+    }
+
+    /// Serves a state built by the test (e.g. with TLS).
+    pub async fn serve(state: AppState) -> TestServer {
         let state = Arc::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -184,16 +189,28 @@ pub fn get_request(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: wordgate.test\r\n\r\n").into_bytes()
 }
 
-/// One client connection.
-pub struct Client {
-    stream: TcpStream,
+/// One client connection: plain TCP, or any other byte stream (TLS).
+pub struct Client<S = TcpStream> {
+    stream: S,
     buffer: Vec<u8>,
 }
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        Client::over(stream)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// A client speaking over an established stream.
+    pub fn over(stream: S) -> Client<S> {
         Client { stream, buffer: Vec::new() }
+    }
+
+    /// The stream underneath (e.g. to look at the TLS session).
+    pub fn stream(&self) -> &S {
+        &self.stream
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
