@@ -29,10 +29,11 @@ EXPOSE 8080
 # wordgate drains on SIGTERM: it stops accepting, fails /readyz, finishes the
 # calls in flight (at most shutdown_timeout_secs) and exits 0.
 STOPSIGNAL SIGTERM
-# No curl in distroless: the binary probes itself over plain HTTP. (Docker
-# only; Kubernetes uses the probes in deploy/kubernetes/deployment.yaml. With
-# built-in HTTPS, run with --no-healthcheck or point --url at a plain port.)
+# No curl in distroless: the binary probes itself. It reads the same
+# configuration as `serve` (WORDGATE_CONFIG, WORDGATE_*), so it GETs /healthz
+# on the configured port over loopback, over HTTPS once built-in TLS is on.
+# (Docker only; Kubernetes uses the probes in deploy/kubernetes/deployment.yaml.)
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/usr/local/bin/wordgate", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
+    CMD ["/usr/local/bin/wordgate", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/wordgate"]
 CMD ["serve"]

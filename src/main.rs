@@ -43,11 +43,15 @@ enum Command {
         #[arg(default_value = "./dictionaries")]
         dir: PathBuf,
     },
-    /// GET a health URL over plain HTTP; exit 0 on 200 (the container image's HEALTHCHECK).
+    /// GET the server's /healthz; exit 0 on 200 (the container image's HEALTHCHECK).
     Healthcheck {
-        /// URL to probe.
-        #[arg(long, default_value = wordgate::healthcheck::DEFAULT_URL)]
-        url: String,
+        /// URL to probe (http:// or https://) [default: /healthz on loopback at the configured
+        /// port, over HTTPS when built-in TLS is configured].
+        #[arg(long)]
+        url: Option<String>,
+        /// TOML configuration file (or WORDGATE_CONFIG), read as `serve` reads it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Measure precision, recall and false positives per category on a labelled set.
     Eval {
@@ -118,7 +122,19 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Healthcheck { url } => {
+        Command::Healthcheck { url, config } => {
+            let url = match url {
+                Some(url) => url,
+                None => {
+                    match Config::load(&ServeArgs { config, ..ServeArgs::default() }, std::env::vars_os()) {
+                        Ok(config) => wordgate::healthcheck::url_for(&config),
+                        Err(err) => {
+                            eprintln!("wordgate: unhealthy: the configuration does not load: {err}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                }
+            };
             match wordgate::healthcheck::probe(&url, wordgate::healthcheck::TIMEOUT) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(err) => {

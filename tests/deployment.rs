@@ -296,8 +296,11 @@ fn dockerfile_paths_agree_with_its_config() {
     assert_eq!(expose, Some(port_of(&config.listen)));
     assert_eq!(stop_signal.as_deref(), Some("SIGTERM"));
     assert!(user.is_some_and(|u| !u.starts_with('0') && u != "root"));
+    // The probe finds the port from the image's configuration.
     let healthcheck = healthcheck.expect("a HEALTHCHECK running `wordgate healthcheck`");
-    assert!(healthcheck.contains(&format!("127.0.0.1:{}/healthz", port_of(&config.listen))), "{healthcheck}");
+    assert!(!healthcheck.contains("--url"), "{healthcheck}");
+    let probed = healthcheck::url_for(&config);
+    assert_eq!(probed, format!("http://127.0.0.1:{}/healthz", port_of(&config.listen)));
     // With the SDKAppID the image needs from the environment, it validates.
     let config = Config { sdkappid: vec![1400000000], ..config };
     assert!(config.validate().is_ok());
@@ -320,7 +323,6 @@ async fn healthcheck_command_probes_a_running_server() {
     assert!(healthy.as_ref().is_ok_and(|line| line.starts_with("HTTP/1.1 200")), "{healthy:?}");
     let missing = probe(format!("{base}/nope")).await.expect("probe task");
     assert!(missing.as_ref().is_err_and(|err| err.contains("404")), "{missing:?}");
-    assert_eq!(port_of(healthcheck::DEFAULT_URL.trim_end_matches("/healthz")), 8080);
 
     // The binary: exit 0 when healthy, 1 when not.
     let run = |url: String| {
@@ -330,6 +332,31 @@ async fn healthcheck_command_probes_a_running_server() {
                 .output()
         })
     };
+    // Without --url, from the configuration `serve` would read: here the
+    // environment names this server's port.
+    let listen = server.addr.to_string();
+    let from_config = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"))
+            .arg("healthcheck")
+            .env("WORDGATE_LISTEN", &listen)
+            .env("WORDGATE_SDKAPPID", "1400000000")
+            .env_remove("WORDGATE_CONFIG")
+            .output()
+    });
+    let Ok(Ok(derived)) = from_config.await else { panic!("run wordgate healthcheck") };
+    assert_eq!(derived.status.code(), Some(0), "{}", String::from_utf8_lossy(&derived.stderr));
+    // A configuration that does not load is unhealthy, and says why.
+    let broken = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"))
+            .arg("healthcheck")
+            .env("WORDGATE_LISTEN", "127.0.0.1:1")
+            .env_remove("WORDGATE_SDKAPPID")
+            .env_remove("WORDGATE_CONFIG")
+            .output()
+    });
+    let Ok(Ok(broken)) = broken.await else { panic!("run wordgate healthcheck") };
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("configuration"), "{broken:?}");
     let Ok(Ok(ok)) = run(format!("{base}/healthz")).await else { panic!("run wordgate healthcheck") };
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
     let Ok(Ok(bad)) = run(format!("{base}/nope")).await else { panic!("run wordgate healthcheck") };

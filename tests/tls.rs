@@ -334,6 +334,49 @@ async fn plain_http_on_the_tls_port_gets_no_answer() {
 }
 
 #[tokio::test]
+async fn healthcheck_probes_the_https_port() {
+    let (ca, tls_dir) = (Ca::new(), tempfile::tempdir().expect("tempdir"));
+    let server = TlsServer::start(tls_dir.path(), &ca.leaf(), |_| {}).await;
+    let addr = server.server.addr;
+    let probe = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            wordgate::healthcheck::probe(&url, wordgate::healthcheck::TIMEOUT)
+        })
+    };
+    // The certificate names `localhost`, not the address probed, and its CA
+    // is unknown to the probe: neither matters to a self-check.
+    let Ok(healthy) = probe(format!("https://{addr}/healthz")).await else { panic!("probe task") };
+    assert!(healthy.as_ref().is_ok_and(|line| line.starts_with("HTTP/1.1 200")), "{healthy:?}");
+    let Ok(missing) = probe(format!("https://{addr}/nope")).await else { panic!("probe task") };
+    assert!(missing.as_ref().is_err_and(|err| err.contains("404")), "{missing:?}");
+    // Plain HTTP to the TLS port is not an answer.
+    let Ok(plain) = probe(format!("http://{addr}/healthz")).await else { panic!("probe task") };
+    assert!(plain.is_err(), "{plain:?}");
+
+    // With built-in TLS configured, the URL the binary derives is https.
+    let config = Config {
+        listen: addr.to_string(),
+        tls_cert: server.cert.clone(),
+        tls_key: server.key.clone(),
+        ..Config::default()
+    };
+    assert_eq!(wordgate::healthcheck::url_for(&config), format!("https://{addr}/healthz"));
+    let (listen, cert, key) = (addr.to_string(), server.cert.clone(), server.key.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"))
+            .arg("healthcheck")
+            .env("WORDGATE_LISTEN", listen)
+            .env("WORDGATE_SDKAPPID", "1400000000")
+            .env("WORDGATE_TLS_CERT", cert)
+            .env("WORDGATE_TLS_KEY", key)
+            .env_remove("WORDGATE_CONFIG")
+            .output()
+    });
+    let Ok(Ok(output)) = run.await else { panic!("run wordgate healthcheck") };
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
 async fn tls_connections_drain_at_shutdown() {
     let (ca, tls_dir) = (Ca::new(), tempfile::tempdir().expect("tempdir"));
     let server = TlsServer::start(tls_dir.path(), &ca.leaf(), |_| {}).await;
