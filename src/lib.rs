@@ -21,6 +21,11 @@
 //! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
 //!   graceful shutdown.
 //! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags.
+//! - [`audit`]: the audit record and its JSON line (pure);
+//!   [`audit_sink`]: the bounded queue, writer thread and rotated file that
+//!   carry the lines off the request path.
+//! - [`metrics`]: the request path's counters and the Prometheus text
+//!   exposition of `GET /metrics`.
 //! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
 //!   benches and tests.
 //!
@@ -44,6 +49,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod audit_sink;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -52,6 +59,7 @@ pub mod engine;
 pub mod eval;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod metrics;
 pub mod reload;
 pub mod server;
 pub mod snapshot;
