@@ -310,10 +310,12 @@ impl Record<'_> {
         push_key(out, "elapsed_us");
         push_number(out, self.elapsed_us);
         if let Some(msg_body) = self.msg_body {
-            // Already JSON (checked by the parse); written as is, so the
-            // record holds exactly what Tencent sent.
+            // Already JSON (checked by the parse), written as sent but for
+            // line breaks: in valid JSON a raw CR or LF can only be
+            // whitespace between tokens (inside strings they are escaped),
+            // so a space keeps the value and the record on one line.
             push_key(out, "msg_body");
-            out.extend_from_slice(msg_body.as_bytes());
+            out.extend(msg_body.bytes().map(|byte| if byte == b'\n' || byte == b'\r' { b' ' } else { byte }));
         }
         if let Some(data) = self.cloud_custom_data {
             push_key(out, "cloud_custom_data");
@@ -473,12 +475,13 @@ mod tests {
         assert!(!String::from_utf8_lossy(&line).contains("USER TEXT"));
         assert!(json.get("msg_body").is_none());
 
-        record.msg_body = Some(r#"[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}]"#);
+        record.msg_body = Some("[\r\n  {\"MsgType\":\"TIMTextElem\",\n\"MsgContent\":{\"Text\":\"hi\\n\"}}]");
         record.cloud_custom_data = Some("data");
         line.clear();
         record.write_line(&mut line);
         let Ok(json) = serde_json::from_slice::<serde_json::Value>(&line) else { panic!("not JSON") };
-        assert_eq!(json["msg_body"][0]["MsgContent"]["Text"], "hi");
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(json["msg_body"][0]["MsgContent"]["Text"], "hi\n");
         assert_eq!(json["cloud_custom_data"], "data");
     }
 

@@ -7,12 +7,14 @@
 //! - `fuzz_replay`: the fuzz seeds and minimised crashes, replayed on stable.
 //! - `server`: `wordgate serve` over real HTTP.
 //! - `reload`: live dictionary reloads under load, `/admin/reload`, `SIGHUP`.
+//! - `observability`: the audit stream, `/metrics`, shadow mode, exemptions.
 
 mod cli;
 mod engine;
 mod eval;
 mod fuzz_replay;
 mod hostile;
+mod observability;
 mod properties;
 mod reload;
 mod server;
