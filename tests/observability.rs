@@ -439,3 +439,93 @@ async fn rest_api_messages_are_exempt_when_configured() {
         assert_eq!(server.state.webhook.counters().values().exempt, u64::from(exempt_restapi));
     }
 }
+
+/// `wordgate serve` as a process, with every `WORDGATE_*` of the test's
+/// own environment removed and `vars` set.
+fn wordgate_serve(vars: &[(&str, &str)]) -> std::process::Command {
+    use std::process::Stdio;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"));
+    command.arg("serve").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
+            command.env_remove(name);
+        }
+    }
+    command.envs(vars.iter().copied());
+    command
+}
+
+#[test]
+fn binary_logs_json_without_message_text_and_audits_to_stdout() {
+    use std::io::{BufRead, BufReader, Read};
+
+    const SECRET: &str = "一起去赌博吧 never-logged-7f3a";
+    let shipped = util::shipped();
+    let app = APP.to_string();
+    let mut child = wordgate_serve(&[
+        ("WORDGATE_LISTEN", "127.0.0.1:0"),
+        ("WORDGATE_SDKAPPID", &app),
+        ("WORDGATE_DICTIONARIES", shipped.to_str().expect("UTF-8")),
+        ("WORDGATE_LOG_FORMAT", "json"),
+        ("WORDGATE_AUDIT", "stdout"),
+        ("WORDGATE_WATCH", "false"),
+    ])
+    .spawn()
+    .expect("wordgate starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut logs = Vec::new();
+    let mut addr = None;
+    let mut line = String::new();
+    while addr.is_none() && stderr.read_line(&mut line).expect("read stderr") > 0 {
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("{err}: {line}"));
+        let message = event["fields"]["message"].as_str().unwrap_or_default();
+        if let Some(rest) = message.split("listening on http://").nth(1) {
+            addr = rest.split('/').next().and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
+        }
+        logs.push(line.clone());
+        line.clear();
+    }
+    let addr = addr.expect("the server logs its address");
+    let rest_of_logs = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let answer = runtime.block_on(async {
+        let mut client = Client::connect(addr).await;
+        let body = json!({
+            "CallbackCommand": OA_BEFORE,
+            "Official_Account": "@TOA#_audit",
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": SECRET}}],
+        });
+        client.post(&target(OA_BEFORE), &bytes(&body)).await.json()
+    });
+    assert_eq!(answer["ErrorCode"], 120002);
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut stdout = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read stdout");
+    assert!(child.wait().expect("wordgate exits").success());
+    logs.extend(rest_of_logs.join().expect("stderr reader").lines().map(str::to_string));
+
+    // Logs: every line JSON, none with the message.
+    assert!(logs.len() >= 3, "{logs:?}");
+    for line in &logs {
+        assert!(serde_json::from_str::<Value>(line).is_ok(), "not JSON: {line}");
+        assert!(!line.contains("never-logged") && !line.contains("赌博吧"), "message text logged: {line}");
+    }
+    // The audit: flushed before exit, one record, the verdict and no text.
+    let records: Vec<Value> =
+        stdout.lines().map(|line| serde_json::from_str(line).expect("audit JSON")).collect();
+    assert_eq!(records.len(), 1, "{stdout}");
+    assert_eq!(records[0]["verdict"], "reject");
+    assert_eq!(records[0]["official_account"], "@TOA#_audit");
+    assert_eq!(records[0]["categories"], json!(["gambling"]));
+    assert!(!stdout.contains("never-logged"), "{stdout}");
+}
