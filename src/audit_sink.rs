@@ -2,12 +2,17 @@
 //! queue, one dedicated writer thread, and the sinks it writes to (standard
 //! output, a size-rotated file, or any [`Sink`] a test injects).
 //!
-//! A request only serialises its record and calls [`AuditLog::offer`], a
-//! non-blocking `try_send`: when the queue is full the record is dropped and
-//! counted (`/metrics`, `/healthz`), so a slow disk can never delay an
-//! answer. The writer thread takes lines as they come, writes them through
-//! a buffer, and flushes whenever the queue runs empty, so a quiet server's
-//! records reach the file at once and a busy one's in large writes.
+//! A request only serialises its record and calls [`AuditLog::offer`],
+//! which appends the line to a shared buffer under a lock held for that
+//! copy alone: when the queue is full (`audit_queue` records) the record
+//! is dropped and counted (`/metrics`, `/healthz`), so a slow disk can never
+//! delay an answer. The writer thread swaps the buffer out at least every
+//! [`WRITER_POLL`], writes its lines through a 64 KiB buffer and flushes,
+//! so a quiet server's records reach the file within milliseconds and a
+//! busy one's in large writes. (A `tokio::sync::mpsc` channel with a writer
+//! parked on `blocking_recv` was the first version: each record's
+//! `try_send` then woke the writer, which nearly doubled a request's time;
+//! see BENCHMARKS.md.)
 //! [`AuditLog::flush`] (called at the end of the shutdown drain) waits until
 //! everything queued before it is written and flushed.
 
@@ -15,10 +20,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::config::{AuditTarget, Config};
@@ -123,24 +128,55 @@ impl Sink for RotatingFile {
     }
 }
 
-enum Message {
-    Line(Vec<u8>),
-    Flush(oneshot::Sender<()>),
+/// What the request path hands the writer: whole lines, appended to one
+/// buffer, and how many there are.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    records: usize,
+    /// Callers of [`AuditLog::flush`] waiting for what is queued before them.
+    flushes: Vec<oneshot::Sender<()>>,
+    /// The [`AuditLog`] is gone: write what is left and end.
+    closed: bool,
 }
 
-/// Counts the writer thread keeps.
-#[derive(Debug, Default)]
-struct WriterCounts {
+/// The queue between the request path and the writer thread.
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Signalled for flushes and the end only. A record never signals: on
+    /// this 2-core machine waking a parked writer for each record (a futex
+    /// call on the request path, and a context switch) cost more than the
+    /// whole request (BENCHMARKS.md), so the writer looks every
+    /// [`WRITER_POLL`] instead.
+    wake: Condvar,
+    capacity: usize,
+    dropped: AtomicU64,
     written: AtomicU64,
     write_errors: AtomicU64,
 }
 
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding the lock leaves only whole lines behind
+        // (appends are one `extend_from_slice`), so the data is still good.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How often the writer thread looks for records when it has none: the
+/// longest a record waits before it is written on a quiet server.
+pub const WRITER_POLL: Duration = Duration::from_millis(10);
+
+/// Most bytes waiting for the writer, whatever `audit_queue` says: records
+/// that carry large messages cannot take more memory than this.
+pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+
 /// A point-in-time copy of the audit stream's counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuditStats {
-    /// Records waiting in the queue.
+    /// Records waiting for the writer.
     pub queue_depth: u64,
-    /// The queue's capacity.
+    /// How many records may wait.
     pub queue_capacity: u64,
     /// Records written to the sink.
     pub written: u64,
@@ -150,26 +186,36 @@ pub struct AuditStats {
     pub write_errors: u64,
 }
 
-/// The request path's handle on the audit stream.
-#[derive(Debug)]
+/// The request path's handle on the audit stream. Dropping it lets the
+/// writer thread finish what is queued and end.
 pub struct AuditLog {
-    sender: mpsc::Sender<Message>,
+    shared: Arc<Shared>,
     include_message: bool,
-    dropped: AtomicU64,
-    counts: Arc<WriterCounts>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").field("stats", &self.stats()).finish_non_exhaustive()
+    }
 }
 
 impl AuditLog {
     /// Starts a writer thread for `sink` behind a queue of `capacity`
     /// records (at least 1).
     pub fn start(sink: Box<dyn Sink>, capacity: usize, include_message: bool) -> io::Result<AuditLog> {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
-        let counts = Arc::new(WriterCounts::default());
-        let thread_counts = Arc::clone(&counts);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            capacity: capacity.max(1),
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+        });
+        let writer = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("wordgate-audit".into())
-            .spawn(move || write_until_closed(sink, receiver, &thread_counts))?;
-        Ok(AuditLog { sender, include_message, dropped: AtomicU64::new(0), counts })
+            .spawn(move || write_until_closed(sink, &writer))?;
+        Ok(AuditLog { shared, include_message })
     }
 
     /// The audit stream `config` asks for: `None` when `audit = "off"`; an
@@ -190,12 +236,18 @@ impl AuditLog {
             .map_err(|err| format!("cannot start the audit writer thread: {err}"))
     }
 
-    /// Queues one line, or drops and counts it when the queue is full.
-    /// Never waits.
-    pub fn offer(&self, line: Vec<u8>) {
-        if self.sender.try_send(Message::Line(line)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Queues one line (newline included), or drops and counts it when the
+    /// queue is full. Never waits for the writer: the lock is held only to
+    /// append the bytes, and the writer holds it only to swap buffers.
+    pub fn offer(&self, line: &[u8]) {
+        let mut pending = self.shared.lock();
+        if pending.records >= self.shared.capacity || pending.lines.len() + line.len() > MAX_PENDING_BYTES {
+            drop(pending);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        pending.lines.extend_from_slice(line);
+        pending.records += 1;
     }
 
     /// Whether records carry `MsgBody` and `CloudCustomData`.
@@ -205,57 +257,81 @@ impl AuditLog {
 
     /// The current counts.
     pub fn stats(&self) -> AuditStats {
-        let capacity = self.sender.max_capacity();
+        let queue_depth = self.shared.lock().records as u64;
         AuditStats {
-            queue_depth: capacity.saturating_sub(self.sender.capacity()) as u64,
-            queue_capacity: capacity as u64,
-            written: self.counts.written.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-            write_errors: self.counts.write_errors.load(Ordering::Relaxed),
+            queue_depth,
+            queue_capacity: self.shared.capacity as u64,
+            written: self.shared.written.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            write_errors: self.shared.write_errors.load(Ordering::Relaxed),
         }
     }
 
     /// Waits (at most `timeout`) until every line queued before this call
     /// is written and flushed. `false` if the writer did not get there in
-    /// time (a stuck disk) or is gone.
+    /// time (a stuck disk).
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (done, flushed) = oneshot::channel();
-        let flush = async { self.sender.send(Message::Flush(done)).await.is_ok() && flushed.await.is_ok() };
-        tokio::time::timeout(timeout, flush).await.unwrap_or(false)
+        self.shared.lock().flushes.push(done);
+        self.shared.wake.notify_one();
+        matches!(tokio::time::timeout(timeout, flushed).await, Ok(Ok(())))
     }
 }
 
-/// The writer thread: until every sender is gone, take a line, write it,
-/// and flush once the queue is empty.
-fn write_until_closed(mut sink: Box<dyn Sink>, mut receiver: mpsc::Receiver<Message>, counts: &WriterCounts) {
-    let handle = |sink: &mut Box<dyn Sink>, message: Message| match message {
-        Message::Line(line) => match sink.write_line(&line) {
-            Ok(()) => {
-                counts.written.fetch_add(1, Ordering::Relaxed);
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The writer thread: take everything queued in one swap, write it line by
+/// line, flush, answer waiting flushes; until the [`AuditLog`] is dropped.
+fn write_until_closed(mut sink: Box<dyn Sink>, shared: &Shared) {
+    let mut batch = Vec::new();
+    loop {
+        let (records, flushes, closed) = {
+            let mut pending = shared.lock();
+            while pending.records == 0 && pending.flushes.is_empty() && !pending.closed {
+                pending = match shared.wake.wait_timeout(pending, WRITER_POLL) {
+                    Ok((pending, _)) => pending,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
             }
-            Err(err) => {
-                let errors = counts.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
-                // A full disk fails every line; log the 1st, 2nd, 4th, 8th…
-                if errors.is_power_of_two() {
-                    warn!(cause = %err, errors, "cannot write an audit record; it is lost");
+            batch.clear();
+            std::mem::swap(&mut batch, &mut pending.lines);
+            let records = std::mem::take(&mut pending.records);
+            (records, std::mem::take(&mut pending.flushes), pending.closed)
+        };
+        let mut written = 0;
+        for line in batch.split_inclusive(|&byte| byte == b'\n') {
+            match sink.write_line(line) {
+                Ok(()) => written += 1,
+                Err(err) => {
+                    let errors = shared.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    // A full disk fails every line; log the 1st, 2nd, 4th, 8th…
+                    if errors.is_power_of_two() {
+                        warn!(cause = %err, errors, "cannot write an audit record; it is lost");
+                    }
                 }
             }
-        },
-        Message::Flush(done) => {
+        }
+        if records > 0 || !flushes.is_empty() {
             if let Err(err) = sink.flush() {
+                shared.write_errors.fetch_add(1, Ordering::Relaxed);
                 warn!(cause = %err, "cannot flush the audit stream");
             }
+        }
+        shared.written.fetch_add(written, Ordering::Relaxed);
+        for done in flushes {
             let _ = done.send(());
         }
-    };
-    while let Some(message) = receiver.blocking_recv() {
-        handle(&mut sink, message);
-        while let Ok(message) = receiver.try_recv() {
-            handle(&mut sink, message);
+        // A large batch (a burst with big messages) is not kept for good.
+        if batch.capacity() > BUFFER_BYTES * 16 {
+            batch = Vec::new();
         }
-        if let Err(err) = sink.flush() {
-            counts.write_errors.fetch_add(1, Ordering::Relaxed);
-            warn!(cause = %err, "cannot flush the audit stream");
+        if closed {
+            return;
         }
     }
 }
