@@ -140,6 +140,10 @@ fn audit(c: &mut Criterion) {
         // A few hundred MB at most over a run.
         audit_max_bytes: 64 * 1024 * 1024,
         audit_keep: 2,
+        // The loop offers a record every few µs, far above any real rate;
+        // a deeper queue rides out the writer being descheduled on this
+        // shared machine, so records are written rather than dropped.
+        audit_queue: 1 << 20,
         ..Config::default()
     };
     let audit = match AuditLog::open(&config) {

@@ -326,8 +326,9 @@ fn write_until_closed(mut sink: Box<dyn Sink>, shared: &Shared) {
         for done in flushes {
             let _ = done.send(());
         }
-        // A large batch (a burst with big messages) is not kept for good.
-        if batch.capacity() > BUFFER_BYTES * 16 {
+        // A large batch (a burst, or big messages) is not kept for good;
+        // up to 8 MiB is, so a busy server does not grow a new one each time.
+        if batch.capacity() > BUFFER_BYTES * 128 {
             batch = Vec::new();
         }
         if closed {
