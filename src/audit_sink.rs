@@ -2,9 +2,8 @@
 //! queue, one dedicated writer thread, and the sinks it writes to (standard
 //! output, a size-rotated file, or any [`Sink`] a test injects).
 //!
-//! A request only serialises its record and calls [`AuditLog::offer`],
-//! which appends the line to a shared buffer under a lock held for that
-//! copy alone: when the queue is full (`audit_queue` records) the record
+//! A request serialises its record straight into a shared buffer
+//! ([`AuditLog::offer_with`]) under a lock held for that alone: when the queue is full (`audit_queue` records) the record
 //! is dropped and counted (`/metrics`, `/healthz`), so a slow disk can never
 //! delay an answer. The writer thread swaps the buffer out at least every
 //! [`WRITER_POLL`], writes its lines through a 64 KiB buffer and flushes,
@@ -168,7 +167,8 @@ impl Shared {
 pub const WRITER_POLL: Duration = Duration::from_millis(10);
 
 /// Most bytes waiting for the writer, whatever `audit_queue` says: records
-/// that carry large messages cannot take more memory than this.
+/// that carry large messages cannot take much more memory than this (the
+/// record that crosses it is still queued).
 pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
 /// A point-in-time copy of the audit stream's counts.
@@ -240,13 +240,22 @@ impl AuditLog {
     /// queue is full. Never waits for the writer: the lock is held only to
     /// append the bytes, and the writer holds it only to swap buffers.
     pub fn offer(&self, line: &[u8]) {
+        self.offer_with(|lines| lines.extend_from_slice(line));
+    }
+
+    /// Queues the line `write` appends (one whole line, newline included)
+    /// straight into the queue's buffer, saving the copy [`AuditLog::offer`]
+    /// makes; or, when the queue is full, drops and counts it without
+    /// calling `write`. The lock is held while `write` runs (a record takes
+    /// about a quarter of a microsecond), so it must not block.
+    pub fn offer_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = self.shared.lock();
-        if pending.records >= self.shared.capacity || pending.lines.len() + line.len() > MAX_PENDING_BYTES {
+        if pending.records >= self.shared.capacity || pending.lines.len() >= MAX_PENDING_BYTES {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        pending.lines.extend_from_slice(line);
+        write(&mut pending.lines);
         pending.records += 1;
     }
 

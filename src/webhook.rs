@@ -333,15 +333,6 @@ impl Command {
     }
 }
 
-thread_local! {
-    /// Where a request serialises its audit record before queueing it.
-    static AUDIT_LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A thread's audit buffer grown past this (records with large messages)
-/// is freed after use rather than kept.
-const MAX_KEPT_LINE_BYTES: usize = 64 * 1024;
-
 /// Which messages are answered without moderation, and whether verdicts
 /// are enforced at all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -577,15 +568,8 @@ impl Webhook {
                 msg_body,
                 cloud_custom_data,
             };
-            // One buffer per thread: no allocation per record once warm.
-            AUDIT_LINE.with_borrow_mut(|line| {
-                line.clear();
-                record.write_line(line);
-                audit.offer(line);
-                if line.capacity() > MAX_KEPT_LINE_BYTES {
-                    *line = Vec::new();
-                }
-            });
+            // Straight into the queue's buffer: no allocation, no copy.
+            audit.offer_with(|lines| record.write_line(lines));
         }
         decided.reply
     }
