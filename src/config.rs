@@ -645,6 +645,44 @@ mod tests {
     }
 
     #[test]
+    fn observability_settings_parse_and_validate() {
+        let args = ServeArgs { sdkappid: vec![1], ..ServeArgs::default() };
+        let vars = env(&[
+            ("WORDGATE_AUDIT", "file"),
+            ("WORDGATE_EXEMPT_SENDERS", "admin, ops,"),
+            ("WORDGATE_LOG_FORMAT", "json"),
+            ("WORDGATE_DRY_RUN", "yes"),
+        ]);
+        let config = Config::load(&args, vars).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(config.audit, AuditTarget::File);
+        assert_eq!(config.exempt_senders, ["admin", "ops"]);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.dry_run);
+        let err = Config::load(&args, env(&[("WORDGATE_AUDIT", "syslog")])).err().map(|e| e.0);
+        assert_eq!(err.as_deref(), Some("WORDGATE_AUDIT: expected off, stdout or file, got \"syslog\""));
+
+        let bad = Config {
+            sdkappid: vec![1],
+            audit_max_bytes: 100,
+            audit_keep: 0,
+            audit_queue: 0,
+            exempt_senders: vec![" ".into()],
+            ..Config::default()
+        };
+        let err = bad.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(err.lines().count(), 4, "{err}");
+        for key in ["audit_max_bytes:", "audit_keep:", "audit_queue:", "exempt_senders:"] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
+        let from_file =
+            Config::from_toml("audit = \"stdout\"\nexempt_senders = [\"admin\"]\nlog_format = \"text\"\n");
+        assert_eq!(
+            from_file.map(|c| (c.audit, c.exempt_senders)).ok(),
+            Some((AuditTarget::Stdout, vec!["admin".into()]))
+        );
+    }
+
+    #[test]
     fn debug_hides_the_token() {
         let config = Config { token: Secret("hunter2".into()), ..Config::default() };
         assert!(!format!("{config:?}").contains("hunter2"));
