@@ -20,6 +20,17 @@
 //! - `oa_after_send`: `OfficialAccount.CallbackAfterSendMsg`, acknowledged
 //!   without moderation: the cost of the parse and answer alone.
 //!
+//! Group `audit`, the official-account sample with the audit stream:
+//! - `off`: no audit (the same work as `request/oa_sample`);
+//! - `file`: every call serialises its record and queues it for the writer
+//!   thread, which appends it to a rotated file in a temporary directory.
+//!   The writer runs on another core meanwhile, as in the server; after the
+//!   run the bench prints how many records were written and dropped (a
+//!   dropped record would make the figure look cheaper than it is).
+//!
+//! Requests/s with the audit on, relative to off, is the ratio of the two
+//! medians (BENCHMARKS.md).
+//!
 //! Run: `cargo bench --bench request`. Timings are only comparable on the
 //! same machine (`-- --save-baseline main`, then `-- --baseline main`).
 
@@ -28,7 +39,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use wordgate::audit_sink::AuditLog;
 use wordgate::auth::{self, Auth};
+use wordgate::config::{AuditTarget, Config};
 use wordgate::synthetic;
 use wordgate::webhook::{FailPolicy, Webhook};
 use wordgate::{DictionarySource, Engine};
@@ -116,5 +129,41 @@ fn request(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, request);
+fn audit(c: &mut Criterion) {
+    let engine = engine();
+    let now = UNIX_EPOCH + Duration::from_secs(REQUEST_TIME);
+    let query = query("OfficialAccount.CallbackBeforeSendMsg");
+    let Ok(dir) = tempfile::tempdir() else { panic!("tempdir") };
+    let config = Config {
+        audit: AuditTarget::File,
+        audit_file: dir.path().join("audit.jsonl"),
+        // A few hundred MB at most over a run.
+        audit_max_bytes: 64 * 1024 * 1024,
+        audit_keep: 2,
+        // The loop offers a record every few µs, far above any real rate;
+        // a deeper queue rides out the writer being descheduled on this
+        // shared machine, so records are written rather than dropped.
+        audit_queue: 1 << 20,
+        ..Config::default()
+    };
+    let audit = match AuditLog::open(&config) {
+        Ok(audit) => audit,
+        Err(err) => panic!("audit: {err}"),
+    };
+    let off = webhook(None);
+    let file = webhook(None).with_audit(audit);
+    let mut group = c.benchmark_group("audit");
+    group.throughput(Throughput::Bytes(OA.len() as u64));
+    for (name, webhook) in [("off", &off), ("file", &file)] {
+        group.bench_function(name, |b| {
+            b.iter(|| webhook.handle(&engine, Some(black_box(&query)), black_box(OA), now, Instant::now()))
+        });
+    }
+    group.finish();
+    if let Some(stats) = file.audit().map(AuditLog::stats) {
+        eprintln!("audit/file: {} records written, {} dropped (queue full)", stats.written, stats.dropped);
+    }
+}
+
+criterion_group!(benches, request, audit);
 criterion_main!(benches);

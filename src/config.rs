@@ -119,6 +119,58 @@ pub struct Config {
     pub tls_cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
     pub tls_key: PathBuf,
+
+    // Observability and moderation policy (issue 8): README "Audit,
+    // metrics and logs".
+    /// Log line format on standard error: `text` or `json`.
+    pub log_format: LogFormat,
+    /// Where audit records go: `off`, `stdout` or `file`.
+    pub audit: AuditTarget,
+    /// The audit file (`audit = "file"`); rotated to `<file>.1`, `.2`, …
+    pub audit_file: PathBuf,
+    /// Size at which the audit file is rotated, in bytes.
+    pub audit_max_bytes: u64,
+    /// Rotated audit files kept (1 to 1000); older ones are deleted.
+    pub audit_keep: usize,
+    /// Audit records that may wait for the writer; more are dropped and
+    /// counted rather than delay an answer.
+    pub audit_queue: usize,
+    /// Put `MsgBody` and `CloudCustomData` (user content) in audit records.
+    pub audit_include_message: bool,
+    /// Shadow mode: moderate, record and count the real verdicts, but answer
+    /// every message allow.
+    pub dry_run: bool,
+    /// Senders whose messages are not moderated (answered allow, recorded
+    /// as `exempt`): `Official_Account` for official accounts,
+    /// `From_Account` for C2C and groups.
+    pub exempt_senders: Vec<String>,
+    /// Do not moderate messages sent through the REST API
+    /// (`OptPlatform=RESTAPI`, an app administrator).
+    pub exempt_restapi: bool,
+}
+
+/// Where audit records go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditTarget {
+    /// No audit stream.
+    #[default]
+    Off,
+    /// One JSON line per callback on standard output.
+    Stdout,
+    /// One JSON line per callback in `audit_file`, rotated by size.
+    File,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
 }
 
 impl Default for Config {
@@ -143,6 +195,16 @@ impl Default for Config {
             admin_token: Secret::default(),
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
+            log_format: LogFormat::Text,
+            audit: AuditTarget::Off,
+            audit_file: PathBuf::from("./audit.jsonl"),
+            audit_max_bytes: 100 * 1024 * 1024,
+            audit_keep: 5,
+            audit_queue: 8192,
+            audit_include_message: false,
+            dry_run: false,
+            exempt_senders: Vec::new(),
+            exempt_restapi: false,
         }
     }
 }
@@ -183,6 +245,18 @@ pub const MAX_RELOAD_DEBOUNCE_MS: u64 = 10_000;
 
 /// Shortest accepted [`Config::admin_token`]: anything shorter is guessable.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// Smallest accepted [`Config::audit_max_bytes`]: below it nearly every
+/// record (about 400 bytes without the message) would start a file. A
+/// record larger than the limit still goes whole into a file of its own.
+pub const MIN_AUDIT_MAX_BYTES: u64 = 4096;
+
+/// Most accepted [`Config::audit_keep`].
+pub const MAX_AUDIT_KEEP: usize = 1000;
+
+/// Most accepted [`Config::audit_queue`]: each waiting record is one small
+/// allocation; a million is already hundreds of MB at worst.
+pub const MAX_AUDIT_QUEUE: usize = 1 << 20;
 
 impl Config {
     /// Builds the configuration from the flags and the environment
@@ -241,6 +315,11 @@ impl Config {
                 .parse::<u64>()
                 .map_err(|_| ConfigError(format!("{name}: expected a whole number, got {value:?}")))
         };
+        let boolean = |value: &str| match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError(format!("{name}: expected true or false, got {value:?}"))),
+        };
         match key {
             "listen" => self.listen = value.to_string(),
             "dictionaries" => self.dictionaries = PathBuf::from(value),
@@ -287,6 +366,36 @@ impl Config {
             "admin_token" => self.admin_token = Secret(value.to_string()),
             "tls_cert" => self.tls_cert = PathBuf::from(value),
             "tls_key" => self.tls_key = PathBuf::from(value),
+            "log_format" => {
+                self.log_format = match value.trim() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(ConfigError(format!("{name}: expected text or json, got {value:?}"))),
+                }
+            }
+            "audit" => {
+                self.audit = match value.trim() {
+                    "off" => AuditTarget::Off,
+                    "stdout" => AuditTarget::Stdout,
+                    "file" => AuditTarget::File,
+                    _ => {
+                        return Err(ConfigError(format!(
+                            "{name}: expected off, stdout or file, got {value:?}"
+                        )))
+                    }
+                }
+            }
+            "audit_file" => self.audit_file = PathBuf::from(value),
+            "audit_max_bytes" => self.audit_max_bytes = number(value)?,
+            "audit_keep" => self.audit_keep = usize::try_from(number(value)?).unwrap_or(usize::MAX),
+            "audit_queue" => self.audit_queue = usize::try_from(number(value)?).unwrap_or(usize::MAX),
+            "audit_include_message" => self.audit_include_message = boolean(value)?,
+            "dry_run" => self.dry_run = boolean(value)?,
+            "exempt_senders" => {
+                self.exempt_senders =
+                    value.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_string).collect();
+            }
+            "exempt_restapi" => self.exempt_restapi = boolean(value)?,
             _ => {
                 return Err(ConfigError(format!(
                     "{name}: unknown setting (the WORDGATE_* variables are WORDGATE_CONFIG and one per key \
@@ -384,6 +493,25 @@ impl Config {
                  --tls-cert/--tls-key, WORDGATE_TLS_CERT/WORDGATE_TLS_KEY"
                     .into(),
             );
+        }
+        if self.audit_max_bytes < MIN_AUDIT_MAX_BYTES {
+            problems.push(format!(
+                "audit_max_bytes: must be at least {MIN_AUDIT_MAX_BYTES}, got {}",
+                self.audit_max_bytes
+            ));
+        }
+        if !(1..=MAX_AUDIT_KEEP).contains(&self.audit_keep) {
+            problems.push(format!("audit_keep: must be from 1 to {MAX_AUDIT_KEEP}, got {}", self.audit_keep));
+        }
+        if !(1..=MAX_AUDIT_QUEUE).contains(&self.audit_queue) {
+            problems
+                .push(format!("audit_queue: must be from 1 to {MAX_AUDIT_QUEUE}, got {}", self.audit_queue));
+        }
+        if self.audit == AuditTarget::File && self.audit_file.as_os_str().is_empty() {
+            problems.push("audit_file: must name a file when audit = \"file\"".into());
+        }
+        if self.exempt_senders.iter().any(|id| id.trim().is_empty()) {
+            problems.push("exempt_senders: an empty account id would match nothing; remove it".into());
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             problems.push(format!("log: {err}"));
@@ -562,6 +690,44 @@ mod tests {
         assert_eq!(files, Some((PathBuf::from("cert.pem"), PathBuf::from("key.pem"))));
         let plain = Config::load(&ServeArgs { tls_cert: None, ..args }, Vec::new());
         assert_eq!(plain.map(|c| c.tls_files().is_none()), Ok(true));
+    }
+
+    #[test]
+    fn observability_settings_parse_and_validate() {
+        let args = ServeArgs { sdkappid: vec![1], ..ServeArgs::default() };
+        let vars = env(&[
+            ("WORDGATE_AUDIT", "file"),
+            ("WORDGATE_EXEMPT_SENDERS", "admin, ops,"),
+            ("WORDGATE_LOG_FORMAT", "json"),
+            ("WORDGATE_DRY_RUN", "yes"),
+        ]);
+        let config = Config::load(&args, vars).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(config.audit, AuditTarget::File);
+        assert_eq!(config.exempt_senders, ["admin", "ops"]);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.dry_run);
+        let err = Config::load(&args, env(&[("WORDGATE_AUDIT", "syslog")])).err().map(|e| e.0);
+        assert_eq!(err.as_deref(), Some("WORDGATE_AUDIT: expected off, stdout or file, got \"syslog\""));
+
+        let bad = Config {
+            sdkappid: vec![1],
+            audit_max_bytes: 100,
+            audit_keep: 0,
+            audit_queue: 0,
+            exempt_senders: vec![" ".into()],
+            ..Config::default()
+        };
+        let err = bad.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(err.lines().count(), 4, "{err}");
+        for key in ["audit_max_bytes:", "audit_keep:", "audit_queue:", "exempt_senders:"] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
+        let from_file =
+            Config::from_toml("audit = \"stdout\"\nexempt_senders = [\"admin\"]\nlog_format = \"text\"\n");
+        assert_eq!(
+            from_file.map(|c| (c.audit, c.exempt_senders)).ok(),
+            Some((AuditTarget::Stdout, vec!["admin".into()]))
+        );
     }
 
     #[test]

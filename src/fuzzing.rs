@@ -674,14 +674,21 @@ pub fn query(data: &[u8]) -> bool {
     }
 
     let Ok(parsed) = Query::parse(text) else { return true };
-    let values = [&parsed.sdkappid, &parsed.command, &parsed.sign, &parsed.request_time];
+    let values = [
+        &parsed.sdkappid,
+        &parsed.command,
+        &parsed.sign,
+        &parsed.request_time,
+        &parsed.client_ip,
+        &parsed.opt_platform,
+    ];
     if !text.contains(['%', '+']) {
         for value in values.iter().copied().flatten() {
             assert!(text.contains(value.as_ref()), "{value:?} is not in {text:?}");
         }
     }
     // Encode every byte: the parse must give back the same values.
-    let names = ["SdkAppid", "CallbackCommand", "Sign", "RequestTime"];
+    let names = ["SdkAppid", "CallbackCommand", "Sign", "RequestTime", "ClientIP", "OptPlatform"];
     let encoded: Vec<String> = names
         .iter()
         .zip(values)

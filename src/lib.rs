@@ -24,6 +24,11 @@
 //! - [`healthcheck`]: `wordgate healthcheck`, the container image's probe.
 //! - [`memory`]: handing a dictionary build's freed scratch back to the
 //!   system.
+//! - [`audit`]: the audit record and its JSON line (pure);
+//!   [`audit_sink`]: the bounded queue, writer thread and rotated file that
+//!   carry the lines off the request path.
+//! - [`metrics`]: the request path's counters and the Prometheus text
+//!   exposition of `GET /metrics`.
 //! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
 //!   benches and tests.
 //!
@@ -47,6 +52,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod audit_sink;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -57,6 +64,7 @@ pub mod eval;
 pub mod fuzzing;
 pub mod healthcheck;
 pub mod memory;
+pub mod metrics;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

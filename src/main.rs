@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 
-use wordgate::config::{Config, ServeArgs};
+use wordgate::audit_sink::AuditLog;
+use wordgate::config::{Config, LogFormat, ServeArgs};
 use wordgate::server::tls::Tls as TlsCertificate;
 use wordgate::server::{self, AppState, Drain};
 use wordgate::snapshot::Snapshot;
@@ -164,11 +165,13 @@ fn serve(args: &ServeArgs) -> ExitCode {
     // `log` was validated with the config; the fallback is unreachable.
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr);
+    match config.log_format {
+        // Span fields (command, verdict) go into each event's `span` and
+        // `spans` objects.
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.with_ansi(io::stderr().is_terminal()).init(),
+    }
 
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.worker_threads > 0 {
@@ -242,7 +245,23 @@ fn serve(args: &ServeArgs) -> ExitCode {
             "live reload: SIGHUP, POST /admin/reload{}",
             if config.watch { ", and changes in the dictionary directory" } else { "" }
         );
-        let mut state = AppState::new(&config, snapshot);
+        let audit = match AuditLog::open(&config) {
+            Ok(audit) => audit,
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot start the audit stream");
+                eprintln!("wordgate: {err}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(
+            audit = ?config.audit,
+            audit_include_message = config.audit_include_message,
+            dry_run = config.dry_run,
+            exempt_senders = config.exempt_senders.len(),
+            exempt_restapi = config.exempt_restapi,
+            "moderation policy and audit"
+        );
+        let mut state = AppState::new(&config, snapshot).with_audit(audit);
         if let Some(tls) = tls {
             state = state.with_tls(tls);
         }

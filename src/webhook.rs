@@ -20,6 +20,12 @@
 //! [`std::panic::catch_unwind`]: a panic in the core, or a request that has
 //! used up its budget, answers the configured [`FailPolicy`] instead, and is
 //! counted in [`Counters`].
+//!
+//! Before moderating, an exempt sender or platform ([`Policy`]) is answered
+//! allow; in shadow mode (`dry_run`) the verdict is computed, counted and
+//! recorded but the answer is allow. Every authorized callback is counted
+//! by command and verdict ([`CallbackMetrics`]) and, with an audit stream
+//! ([`AuditLog`]), becomes one [`Record`] line queued for its writer.
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,8 +37,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::audit::{CommandLabel, Ids, Record, VerdictLabel};
+use crate::audit_sink::AuditLog;
 use crate::auth::{Auth, AuthError, Credentials};
-use crate::engine::{Action, Channel, Engine, MessageError, Verdict};
+use crate::engine::{Action, Channel, Engine, Hit, MessageError, Verdict};
+use crate::metrics::CallbackMetrics;
 
 /// What to answer when no verdict could be reached in time (or the core
 /// failed): deliver the message, like Tencent's own default for a webhook
@@ -66,15 +75,14 @@ pub enum FailReason {
     Internal,
 }
 
-/// Counters kept until the metrics endpoint exists; `/healthz` shows them.
+/// What the webhook counts; `/healthz` shows a summary ([`CounterValues`])
+/// and `/metrics` all of it.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Before-send callbacks moderated.
-    pub moderated: AtomicU64,
-    /// After-send callbacks acknowledged.
-    pub after_send: AtomicU64,
-    /// Callbacks with a command this server does not handle, acknowledged.
-    pub unknown_command: AtomicU64,
+    /// Every authorized callback by command and verdict, its time and body
+    /// size; the moderated, after-send and unknown-command counts of
+    /// [`CounterValues`] are sums over it.
+    pub callbacks: CallbackMetrics,
     /// Answers given by the fail policy because the budget ran out.
     pub fail_policy_budget: AtomicU64,
     /// Answers given by the fail policy because the core failed.
@@ -90,6 +98,7 @@ pub struct Counters {
 #[allow(missing_docs)]
 pub struct CounterValues {
     pub moderated: u64,
+    pub exempt: u64,
     pub after_send: u64,
     pub unknown_command: u64,
     pub fail_policy_budget: u64,
@@ -102,10 +111,14 @@ impl Counters {
     /// The current values.
     pub fn values(&self) -> CounterValues {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let callbacks = &self.callbacks;
+        let after_send = |command: CommandLabel| !command.is_before_send() && command != CommandLabel::Other;
         CounterValues {
-            moderated: get(&self.moderated),
-            after_send: get(&self.after_send),
-            unknown_command: get(&self.unknown_command),
+            moderated: callbacks.sum(|command, verdict| command.is_before_send() && verdict.is_moderated()),
+            exempt: callbacks.sum(|_, verdict| verdict == VerdictLabel::Exempt),
+            after_send: callbacks
+                .sum(|command, verdict| after_send(command) && verdict == VerdictLabel::Acknowledged),
+            unknown_command: callbacks.answers(CommandLabel::Other, VerdictLabel::Acknowledged),
             fail_policy_budget: get(&self.fail_policy_budget),
             fail_policy_internal: get(&self.fail_policy_internal),
             unauthorized: get(&self.unauthorized),
@@ -130,6 +143,9 @@ pub enum Outcome {
         /// How many dictionary hits.
         hits: usize,
     },
+    /// A before-send callback from an exempt sender or platform, answered
+    /// allow without moderation.
+    Exempt,
     /// An after-send callback, acknowledged.
     AfterSend,
     /// A command this server does not handle, acknowledged.
@@ -176,8 +192,10 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 
 /// The query parameters this server reads, percent-decoded. Names match
 /// case-insensitively (`SdkAppid` is documented, `SdkAppId` is a common
-/// slip); values are kept as sent. `contenttype`, `ClientIP` and
-/// `OptPlatform` are accepted with any value and not otherwise used.
+/// slip); values are kept as sent. `contenttype` is accepted with any
+/// value; `ClientIP` and `OptPlatform` with any value too, and recorded
+/// (the first, if repeated: they decide nothing but `exempt_restapi`, and
+/// refusing a repeat would change what callers have always got).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query<'a> {
     /// `SdkAppid`.
@@ -188,6 +206,10 @@ pub struct Query<'a> {
     pub sign: Option<Cow<'a, str>>,
     /// `RequestTime`.
     pub request_time: Option<Cow<'a, str>>,
+    /// `ClientIP`.
+    pub client_ip: Option<Cow<'a, str>>,
+    /// `OptPlatform`.
+    pub opt_platform: Option<Cow<'a, str>>,
 }
 
 impl<'a> Query<'a> {
@@ -224,6 +246,18 @@ impl<'a> Query<'a> {
                 15 if name.eq_ignore_ascii_case("CallbackCommand") => &mut parsed.command,
                 4 if name.eq_ignore_ascii_case("Sign") => &mut parsed.sign,
                 11 if name.eq_ignore_ascii_case("RequestTime") => &mut parsed.request_time,
+                8 if name.eq_ignore_ascii_case("ClientIP") => {
+                    if parsed.client_ip.is_none() {
+                        parsed.client_ip = decode(value);
+                    }
+                    continue;
+                }
+                11 if name.eq_ignore_ascii_case("OptPlatform") => {
+                    if parsed.opt_platform.is_none() {
+                        parsed.opt_platform = decode(value);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if slot.is_some() {
@@ -299,6 +333,21 @@ impl Command {
     }
 }
 
+/// Which messages are answered without moderation, and whether verdicts
+/// are enforced at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Shadow mode: moderate, count and record, but answer allow.
+    pub dry_run: bool,
+    /// Senders answered allow unmoderated: matched against the command's
+    /// sender field, `Official_Account` for official accounts and
+    /// `From_Account` for C2C and groups.
+    pub exempt_senders: Vec<String>,
+    /// Answer allow unmoderated when `OptPlatform` is `RESTAPI` (any case):
+    /// an app administrator sending through the REST API.
+    pub exempt_restapi: bool,
+}
+
 /// The webhook's settings and counters; one per server, shared by every
 /// connection.
 #[derive(Debug)]
@@ -307,19 +356,79 @@ pub struct Webhook {
     fail_policy: FailPolicy,
     budget: Duration,
     counters: Counters,
+    policy: Policy,
+    audit: Option<AuditLog>,
 }
 
 /// A request whose query string parsed and authenticated; the body is next.
 #[derive(Debug)]
 pub struct Authorized<'q> {
     command: Option<Cow<'q, str>>,
+    sdkappid: Option<Cow<'q, str>>,
+    client_ip: Option<Cow<'q, str>>,
+    opt_platform: Option<Cow<'q, str>>,
+}
+
+impl Authorized<'_> {
+    /// The query's `CallbackCommand`, if it had one.
+    pub fn command(&self) -> Option<&str> {
+        self.command.as_deref()
+    }
+}
+
+/// What a callback got, before it is counted and recorded.
+struct Decided {
+    reply: Reply,
+    verdict: VerdictLabel,
+    /// The verdict's `ErrorCode` (in shadow mode, the one not answered);
+    /// none for a 400.
+    error_code: Option<u32>,
+    hits: Vec<Hit>,
+    /// For a 400, what was wrong.
+    problem: Option<String>,
+}
+
+impl Decided {
+    fn answered(reply: Reply, verdict: VerdictLabel, error_code: u32) -> Decided {
+        Decided { reply, verdict, error_code: Some(error_code), hits: Vec::new(), problem: None }
+    }
 }
 
 impl Webhook {
     /// A webhook with these settings. `budget` is the time one request may
     /// take from its headers to its answer.
     pub fn new(auth: Auth, fail_policy: FailPolicy, budget: Duration) -> Webhook {
-        Webhook { auth, fail_policy, budget, counters: Counters::default() }
+        Webhook {
+            auth,
+            fail_policy,
+            budget,
+            counters: Counters::default(),
+            policy: Policy::default(),
+            audit: None,
+        }
+    }
+
+    /// The same webhook with exemptions and shadow mode.
+    pub fn with_policy(mut self, policy: Policy) -> Webhook {
+        self.policy = policy;
+        self
+    }
+
+    /// The same webhook recording every authorized callback to `audit`.
+    pub fn with_audit(mut self, audit: Option<AuditLog>) -> Webhook {
+        self.audit = audit;
+        self
+    }
+
+    /// The audit stream, when on.
+    #[inline]
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Exemptions and shadow mode.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The per-request budget.
@@ -364,7 +473,12 @@ impl Webhook {
         if let Err(err) = self.auth.check(&query.credentials(), now) {
             return Err(self.unauthorized(&err));
         }
-        Ok(Authorized { command: query.command })
+        Ok(Authorized {
+            command: query.command,
+            sdkappid: query.sdkappid,
+            client_ip: query.client_ip,
+            opt_platform: query.opt_platform,
+        })
     }
 
     /// Steps 3 and 4, for a request [`Webhook::authorize`] let through.
@@ -375,43 +489,170 @@ impl Webhook {
         body: &[u8],
         started: Instant,
     ) -> Reply {
+        self.respond(engine, 0, authorized, body, started)
+    }
+
+    /// [`Webhook::handle_authorized`], recording `generation` (of the
+    /// dictionaries `engine` was built from) in the audit.
+    pub fn respond(
+        &self,
+        engine: &Engine,
+        generation: u64,
+        authorized: &Authorized<'_>,
+        body: &[u8],
+        started: Instant,
+    ) -> Reply {
         // Holds the body when lone surrogates had to be repaired; the parsed
         // fields borrow from it.
         let mut repaired = None;
-        let parsed = match CallbackBody::parse(body, &mut repaired) {
-            Ok(parsed) => parsed,
-            Err(problem) => return self.bad_request(&problem),
+        let parsed = CallbackBody::parse(body, &mut repaired);
+        let decided = match &parsed {
+            Ok(parsed) => self.decide(engine, authorized, parsed, started),
+            Err(problem) => self.malformed(problem.clone()),
         };
+        let parsed = parsed.as_ref().ok();
+        let body_command = parsed.and_then(|parsed| match &parsed.command {
+            Some(BodyCommand::Text(command)) => Some(command.as_ref()),
+            _ => None,
+        });
+        let command = authorized.command.as_deref().or(body_command).unwrap_or("");
+        let ids = parsed.map(CallbackBody::ids).unwrap_or_default();
+        let include_message = self.audit.as_ref().is_some_and(AuditLog::include_message);
+        let message = match parsed {
+            Some(parsed) if include_message => parsed.message_text(),
+            _ => (None, None),
+        };
+        self.finish(authorized, command, ids, message, decided, generation, started, body.len())
+    }
+
+    /// The fail policy's answer for a request whose body did not arrive
+    /// within the budget, counted and recorded.
+    pub fn timed_out(&self, generation: u64, authorized: &Authorized<'_>, started: Instant) -> Reply {
+        let reply = self.fail(FailReason::Budget);
+        let decided = Decided::answered(reply, VerdictLabel::FailPolicy, self.fail_code());
+        let command = authorized.command.as_deref().unwrap_or("");
+        self.finish(authorized, command, Ids::default(), (None, None), decided, generation, started, 0)
+    }
+
+    /// Counts the answer and queues its audit record.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        authorized: &Authorized<'_>,
+        command: &str,
+        ids: Ids<'_>,
+        (msg_body, cloud_custom_data): (Option<&str>, Option<&str>),
+        decided: Decided,
+        generation: u64,
+        started: Instant,
+        body_bytes: usize,
+    ) -> Reply {
+        let elapsed = started.elapsed();
+        self.counters.callbacks.record(CommandLabel::of(command), decided.verdict, elapsed, body_bytes);
+        if let Some(audit) = &self.audit {
+            let record = Record {
+                time: SystemTime::now(),
+                command,
+                sdkappid: authorized.sdkappid.as_deref(),
+                ids,
+                opt_platform: authorized.opt_platform.as_deref(),
+                client_ip: authorized.client_ip.as_deref(),
+                verdict: decided.verdict,
+                dry_run: self.policy.dry_run,
+                status: decided.reply.status.as_u16(),
+                error_code: decided.error_code,
+                error: decided.problem.as_deref(),
+                hits: &decided.hits,
+                generation,
+                elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                msg_body,
+                cloud_custom_data,
+            };
+            // Straight into the queue's buffer: no allocation, no copy.
+            audit.offer_with(|lines| record.write_line(lines));
+        }
+        decided.reply
+    }
+
+    /// Step 3's command checks and step 4.
+    fn decide(
+        &self,
+        engine: &Engine,
+        authorized: &Authorized<'_>,
+        parsed: &CallbackBody<'_>,
+        started: Instant,
+    ) -> Decided {
         let body_command = match &parsed.command {
             None => None,
             Some(BodyCommand::Text(command)) => Some(command.as_ref()),
-            Some(BodyCommand::NotText) => return self.bad_request("CallbackCommand: must be a string"),
+            Some(BodyCommand::NotText) => return self.malformed("CallbackCommand: must be a string".into()),
         };
         let command = match (authorized.command.as_deref(), body_command) {
             (Some(query), Some(body)) if query != body => {
-                return self.bad_request(&format!(
+                return self.malformed(format!(
                     "CallbackCommand: the query string says {query:?} but the body says {body:?}"
                 ))
             }
             (Some(command), _) | (None, Some(command)) => command,
             (None, None) => {
-                return self.bad_request("CallbackCommand: missing from both query string and body")
+                return self.malformed("CallbackCommand: missing from both query string and body".into())
             }
         };
         match Command::classify(command) {
             Command::BeforeSend(channel) => {
+                if self.is_exempt(channel, authorized, parsed) {
+                    return Decided::answered(ok_reply(0, "", Outcome::Exempt), VerdictLabel::Exempt, 0);
+                }
                 let (msg_body, cloud_custom_data) = parsed.moderated_fields();
-                self.guarded(started, || engine.moderate_json(msg_body, cloud_custom_data, channel), channel)
+                match self.guarded(started, || engine.moderate_json(msg_body, cloud_custom_data, channel)) {
+                    Ok(mut verdict) => {
+                        // The reply needs only the code, info and rewrite;
+                        // the hits go to the audit.
+                        let hits = std::mem::take(&mut verdict.hits);
+                        let outcome =
+                            Outcome::Moderated { channel, decision: verdict.decision, hits: hits.len() };
+                        let label = VerdictLabel::of(verdict.decision);
+                        let error_code = verdict.error_code;
+                        let reply = if self.policy.dry_run {
+                            ok_reply(0, "", outcome)
+                        } else {
+                            verdict_reply(verdict, outcome)
+                        };
+                        Decided { reply, verdict: label, error_code: Some(error_code), hits, problem: None }
+                    }
+                    Err(decided) => decided,
+                }
             }
             Command::AfterSend => {
-                bump(&self.counters.after_send);
-                ok_reply(0, "", Outcome::AfterSend)
+                Decided::answered(ok_reply(0, "", Outcome::AfterSend), VerdictLabel::Acknowledged, 0)
             }
             Command::Other => {
-                bump(&self.counters.unknown_command);
-                ok_reply(0, "", Outcome::UnknownCommand)
+                Decided::answered(ok_reply(0, "", Outcome::UnknownCommand), VerdictLabel::Acknowledged, 0)
             }
         }
+    }
+
+    /// Whether a before-send callback is answered allow unmoderated. A body
+    /// naming its sender twice is never exempt: which one Tencent meant is
+    /// unknowable.
+    fn is_exempt(&self, channel: Channel, authorized: &Authorized<'_>, parsed: &CallbackBody<'_>) -> bool {
+        let policy = &self.policy;
+        if policy.exempt_restapi
+            && authorized
+                .opt_platform
+                .as_deref()
+                .is_some_and(|platform| platform.eq_ignore_ascii_case("RESTAPI"))
+        {
+            return true;
+        }
+        if policy.exempt_senders.is_empty() || parsed.ids_repeated {
+            return false;
+        }
+        let sender = match channel {
+            Channel::OfficialAccount => parsed.ids.official_account.as_deref(),
+            Channel::C2C | Channel::Group => parsed.ids.from_account.as_deref(),
+        };
+        sender.is_some_and(|sender| policy.exempt_senders.iter().any(|exempt| exempt == sender))
     }
 
     /// Runs `moderate` so that a panic or a blown budget answers the fail
@@ -420,21 +661,40 @@ impl Webhook {
         &self,
         started: Instant,
         moderate: impl FnOnce() -> Result<Verdict, MessageError>,
-        channel: Channel,
-    ) -> Reply {
+    ) -> Result<Verdict, Decided> {
         // The engine is immutable and holds no locks, so nothing it touches
         // can be left half-updated by an unwind.
         let verdict = match catch_unwind(AssertUnwindSafe(moderate)) {
             Ok(Ok(verdict)) => verdict,
-            Ok(Err(err)) => return self.bad_request(&err.to_string()),
-            Err(_) => return self.fail(FailReason::Internal),
+            Ok(Err(err)) => return Err(self.malformed(err.to_string())),
+            Err(_) => return Err(self.failed(FailReason::Internal)),
         };
         if started.elapsed() > self.budget {
-            return self.fail(FailReason::Budget);
+            return Err(self.failed(FailReason::Budget));
         }
-        bump(&self.counters.moderated);
-        let outcome = Outcome::Moderated { channel, decision: verdict.decision, hits: verdict.hits.len() };
-        verdict_reply(verdict, outcome)
+        Ok(verdict)
+    }
+
+    fn failed(&self, reason: FailReason) -> Decided {
+        Decided::answered(self.fail(reason), VerdictLabel::FailPolicy, self.fail_code())
+    }
+
+    fn malformed(&self, problem: String) -> Decided {
+        let reply = self.bad_request(&problem);
+        Decided {
+            reply,
+            verdict: VerdictLabel::Error,
+            error_code: None,
+            hits: Vec::new(),
+            problem: Some(problem),
+        }
+    }
+
+    fn fail_code(&self) -> u32 {
+        match self.fail_policy {
+            FailPolicy::Allow => 0,
+            FailPolicy::Reject => 1,
+        }
     }
 
     /// The fail policy's answer, counted. The server also uses it when the
@@ -444,11 +704,7 @@ impl Webhook {
             FailReason::Budget => &self.counters.fail_policy_budget,
             FailReason::Internal => &self.counters.fail_policy_internal,
         });
-        let code = match self.fail_policy {
-            FailPolicy::Allow => 0,
-            FailPolicy::Reject => 1,
-        };
-        ok_reply(code, "", Outcome::FailPolicy(reason))
+        ok_reply(self.fail_code(), "", Outcome::FailPolicy(reason))
     }
 
     fn bad_request(&self, problem: &str) -> Reply {
@@ -481,6 +737,39 @@ struct CallbackBody<'a> {
     command: Option<BodyCommand<'a>>,
     msg_body: Option<&'a RawValue>,
     cloud_custom_data: Option<CloudData<'a>>,
+    /// Sender and target ids, for exemptions and the audit; a value that is
+    /// not a string is left out.
+    ids: BodyIds<'a>,
+    /// Some id field was given more than once.
+    ids_repeated: bool,
+}
+
+/// The id fields of a body, borrowed from it when they have no escapes.
+#[derive(Debug, Default)]
+struct BodyIds<'a> {
+    official_account: Option<Cow<'a, str>>,
+    from_account: Option<Cow<'a, str>>,
+    to_account: Option<Cow<'a, str>>,
+    group_id: Option<Cow<'a, str>>,
+    operator_account: Option<Cow<'a, str>>,
+    topic_id: Option<Cow<'a, str>>,
+    /// Which fields were seen, one bit each in the order above.
+    seen: u8,
+}
+
+impl<'a> BodyIds<'a> {
+    /// The slot for an id field and its bit in `seen`.
+    fn slot(&mut self, key: &str) -> Option<(&mut Option<Cow<'a, str>>, u8)> {
+        Some(match key {
+            "Official_Account" => (&mut self.official_account, 1),
+            "From_Account" => (&mut self.from_account, 2),
+            "To_Account" => (&mut self.to_account, 4),
+            "GroupId" => (&mut self.group_id, 8),
+            "Operator_Account" => (&mut self.operator_account, 16),
+            "TopicId" => (&mut self.topic_id, 32),
+            _ => return None,
+        })
+    }
 }
 
 /// The body's `CloudCustomData`: the engine reads it only when it is a
@@ -597,6 +886,25 @@ impl<'a> CallbackBody<'a> {
         Ok(parsed)
     }
 
+    /// The ids, for the audit.
+    fn ids(&self) -> Ids<'_> {
+        let ids = &self.ids;
+        Ids {
+            official_account: ids.official_account.as_deref(),
+            from_account: ids.from_account.as_deref(),
+            to_account: ids.to_account.as_deref(),
+            group_id: ids.group_id.as_deref(),
+            operator_account: ids.operator_account.as_deref(),
+            topic_id: ids.topic_id.as_deref(),
+        }
+    }
+
+    /// `MsgBody`'s JSON text as sent and `CloudCustomData`'s string, for an
+    /// audit that includes the message.
+    fn message_text(&self) -> (Option<&str>, Option<&str>) {
+        self.moderated_fields()
+    }
+
     /// `MsgBody`'s JSON text and `CloudCustomData`'s string, as
     /// [`Engine::moderate_json`] takes them.
     fn moderated_fields(&self) -> (Option<&str>, Option<&str>) {
@@ -693,12 +1001,27 @@ impl<'de> serde::de::Visitor<'de> for CallbackBodyVisitor<'de> {
                 "MsgBody" => once(&mut body.msg_body, &key, map.next_value()?)?,
                 "CloudCustomData" => once(&mut body.cloud_custom_data, &key, map.next_value()?)?,
                 // Fields this server does not read are skipped over as
-                // fast as serde_json can, then held to the nesting limit.
+                // fast as serde_json can, then held to the nesting limit;
+                // the id fields are read from that text when they are
+                // strings (they never have nesting to skip).
                 _ => {
                     let value: &'de RawValue = map.next_value()?;
                     if let Some(at) = too_deep(value.get(), 2) {
                         let (line, column) = position(self.body, value.get(), at);
                         return Err(Error::custom(format!("{DEPTH_ERROR} (line {line} column {column})")));
+                    }
+                    if let Some((slot, bit)) = body.ids.slot(&key) {
+                        let text = value.get();
+                        let id = if text.starts_with('"') {
+                            serde_json::from_str::<Key<'de>>(text).ok().map(|Key(id)| id)
+                        } else {
+                            None
+                        };
+                        *slot = id;
+                        if body.ids.seen & bit != 0 {
+                            body.ids_repeated = true;
+                        }
+                        body.ids.seen |= bit;
                     }
                 }
             }
@@ -1245,7 +1568,11 @@ mod tests {
     fn a_panic_answers_the_fail_policy() {
         for (policy, code) in [(FailPolicy::Allow, 0), (FailPolicy::Reject, 1)] {
             let webhook = webhook(policy, Duration::from_secs(1));
-            let reply = webhook.guarded(Instant::now(), || panic!("core bug"), Channel::C2C);
+            let Err(decided) = webhook.guarded(Instant::now(), || panic!("core bug")) else {
+                panic!("no verdict")
+            };
+            assert_eq!(decided.verdict, VerdictLabel::FailPolicy);
+            let reply = decided.reply;
             assert_eq!(reply.status, StatusCode::OK);
             assert_eq!(json(&reply)["ErrorCode"], code);
             assert_eq!(reply.outcome, Outcome::FailPolicy(FailReason::Internal));
@@ -1258,14 +1585,11 @@ mod tests {
         let webhook = webhook(FailPolicy::Reject, Duration::from_millis(1));
         let engine = engine();
         let request: Value = serde_json::from_slice(&text_body("hello")).unwrap_or(Value::Null);
-        let reply = webhook.guarded(
-            Instant::now(),
-            || {
-                std::thread::sleep(Duration::from_millis(5));
-                engine.moderate(&request, Channel::Group)
-            },
-            Channel::Group,
-        );
+        let decided = webhook.guarded(Instant::now(), || {
+            std::thread::sleep(Duration::from_millis(5));
+            engine.moderate(&request, Channel::Group)
+        });
+        let Err(Decided { reply, .. }) = decided else { panic!("answered in time") };
         assert_eq!(reply.body, br#"{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":""}"#);
         assert_eq!(reply.outcome, Outcome::FailPolicy(FailReason::Budget));
         assert_eq!(webhook.counters().values().fail_policy_budget, 1);

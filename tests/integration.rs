@@ -10,6 +10,7 @@
 //! - `deployment`: the Dockerfile and Kubernetes manifests agree with the
 //!   code; `wordgate healthcheck`.
 //! - `tls`: built-in HTTPS with a real TLS client; certificate rotation.
+//! - `observability`: the audit stream, `/metrics`, shadow mode, exemptions.
 
 mod cli;
 mod deployment;
@@ -17,6 +18,7 @@ mod engine;
 mod eval;
 mod fuzz_replay;
 mod hostile;
+mod observability;
 mod properties;
 mod reload;
 mod server;

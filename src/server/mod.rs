@@ -13,7 +13,9 @@
 //!    at once, a connection in the middle of a request answers it and then
 //!    closes;
 //! 4. that drain is bounded by `shutdown_timeout_secs`; connections still
-//!    open then are cut off, and [`Drain::TimedOut`] says how many.
+//!    open then are cut off, and [`Drain::TimedOut`] says how many;
+//! 5. the audit stream, if on, is flushed: every record of an answered
+//!    call is written before `run` returns.
 //!
 //! [`run`] also runs the reload task ([`crate::reload`]) beside the accept
 //! loop, and, with built-in HTTPS ([`AppState::with_tls`]), the certificate
@@ -41,10 +43,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
+use crate::audit_sink::AuditLog;
 use crate::config::Config;
 use crate::reload::{self, Reloader};
 use crate::snapshot::Snapshot;
-use crate::webhook::Webhook;
+use crate::webhook::{Policy, Webhook};
 
 /// The wall clock the server reads `RequestTime` against; tests inject a
 /// fixed one.
@@ -116,12 +119,26 @@ impl AppState {
         AppState {
             snapshot: ArcSwap::from_pointee(snapshot),
             reloader: Reloader::new(config),
-            webhook: Webhook::new(config.auth(), config.fail_policy, config.request_budget()),
+            webhook: Webhook::new(config.auth(), config.fail_policy, config.request_budget()).with_policy(
+                Policy {
+                    dry_run: config.dry_run,
+                    exempt_senders: config.exempt_senders.clone(),
+                    exempt_restapi: config.exempt_restapi,
+                },
+            ),
             settings: Settings::from_config(config),
             tls: None,
             shutting_down: AtomicBool::new(false),
             clock: Arc::new(SystemTime::now),
         }
+    }
+
+    /// The same state, recording every callback to `audit`
+    /// ([`AuditLog::open`] makes one from the config; tests inject their
+    /// own sink).
+    pub fn with_audit(mut self, audit: Option<AuditLog>) -> AppState {
+        self.webhook = self.webhook.with_audit(audit);
+        self
     }
 
     /// The same state on another clock.
@@ -239,7 +256,9 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
         let builder = builder.clone();
         let tls = state.tls.clone();
         let handshake_timeout = settings.header_read_timeout;
+        let open = OpenConnection::new(&state);
         tokio::spawn(async move {
+            let _open = open;
             let served = match tls {
                 None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
                 Some(tls) => match tls.handshake(stream, handshake_timeout).await {
@@ -281,7 +300,29 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     // Still building? Its result has no one to serve any more.
     drop(reloads);
     drop(rotations);
+    // Every call that was answered has queued its record; write them all.
+    if let Some(audit) = state.webhook.audit() {
+        if !audit.flush(settings.shutdown_timeout).await {
+            warn!("the audit stream could not be flushed in time; records still queued may be lost");
+        }
+    }
     drain
+}
+
+/// Counts a connection in `wordgate_open_connections` while it lives.
+struct OpenConnection(Arc<AppState>);
+
+impl OpenConnection {
+    fn new(state: &Arc<AppState>) -> OpenConnection {
+        state.webhook.counters().callbacks.open_connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(state))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.webhook.counters().callbacks.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Ends the reload task with the server, even when `run` itself is

@@ -5,6 +5,7 @@
 //! | `POST <webhook_path>` | the Tencent callback ([`crate::webhook`]) |
 //! | `GET /healthz` | 200 while the process serves; with built-in HTTPS, `tls` shows the certificate in force |
 //! | `GET /readyz` | 200 when dictionaries are loaded and not shutting down, else 503 |
+//! | `GET /metrics` | Prometheus text exposition ([`crate::metrics`]) |
 //! | `POST /admin/reload` | reload the dictionaries now ([`crate::reload`]); loopback peers only, or any peer with the admin token |
 //! | other methods on these paths | 405 with `Allow` |
 //! | any other path | 404 |
@@ -23,12 +24,13 @@ use http_body_util::Full;
 use hyper::body::Body;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tracing::{debug, warn};
+use tracing::{debug, field, info_span, warn, Instrument};
 
 use super::body::{self, BodyError};
 use super::AppState;
+use crate::metrics::{self, Levels};
 use crate::reload::{self, Trigger, WaitError};
-use crate::webhook::{error_body, FailReason, Outcome, Reply};
+use crate::webhook::{error_body, Outcome, Reply};
 
 /// The peer of the connection a request came on, put in the request's
 /// extensions by the accept loop. A request without one (built in-process)
@@ -52,16 +54,26 @@ where
     let method = request.method();
     if path == state.settings.webhook_path {
         if method == Method::POST {
-            return webhook(state, request).await;
+            // One span per callback: logs inside it carry the command and,
+            // once decided, the verdict. Never the message text.
+            let span = info_span!(
+                "request",
+                method = %method,
+                path = %path,
+                command = field::Empty,
+                verdict = field::Empty
+            );
+            return webhook(state, request).instrument(span).await;
         }
         return not_allowed(method, path, "POST");
     }
     match path {
-        "/healthz" | "/readyz" if method != Method::GET && method != Method::HEAD => {
+        "/healthz" | "/readyz" | "/metrics" if method != Method::GET && method != Method::HEAD => {
             not_allowed(method, path, "GET, HEAD")
         }
         "/healthz" => healthz(state),
         "/readyz" => readyz(state),
+        "/metrics" => metrics(state),
         ADMIN_RELOAD if method != Method::POST => not_allowed(method, path, "POST"),
         ADMIN_RELOAD => admin_reload(state, &request).await,
         _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
@@ -85,22 +97,31 @@ where
         Ok(authorized) => authorized,
         Err(reply) => return answer(reply),
     };
+    let span = tracing::Span::current();
+    if let Some(command) = authorized.command() {
+        span.record("command", command);
+    }
     let reply = match body::collect(body, state.settings.max_body_bytes, deadline).await {
         Ok(bytes) => {
             // Exactly one load per request; the guard is dropped at the end
             // of this block, before anything else is awaited.
             let snapshot = state.snapshot.load();
-            state.webhook.handle_authorized(&snapshot.engine, &authorized, &bytes, started)
+            state.webhook.respond(&snapshot.engine, snapshot.generation, &authorized, &bytes, started)
         }
         Err(BodyError::TooLarge) => {
+            state.webhook.counters().callbacks.too_large.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let limit = state.settings.max_body_bytes;
             return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is larger than {limit} bytes"));
         }
-        Err(BodyError::TimedOut) => state.webhook.fail(FailReason::Budget),
+        Err(BodyError::TimedOut) => {
+            let generation = state.snapshot.load().generation;
+            state.webhook.timed_out(generation, &authorized, started)
+        }
         Err(BodyError::Read(err)) => {
             return error(StatusCode::BAD_REQUEST, &format!("the body could not be read: {err}"));
         }
     };
+    span.record("verdict", outcome_name(reply.outcome));
     match reply.outcome {
         Outcome::FailPolicy(reason) => warn!(
             ?reason,
@@ -113,6 +134,19 @@ where
     answer(reply)
 }
 
+/// The verdict as the request span shows it: the answer's, so in shadow
+/// mode `allow`, with the real verdict in the audit.
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Moderated { decision, .. } => decision.as_str(),
+        Outcome::Exempt => "exempt",
+        Outcome::AfterSend | Outcome::UnknownCommand => "acknowledged",
+        Outcome::FailPolicy(_) => "fail_policy",
+        Outcome::Unauthorized => "unauthorized",
+        Outcome::BadRequest => "error",
+    }
+}
+
 fn healthz(state: &AppState) -> Response<ResponseBody> {
     let dictionaries = state.snapshot.load().summary();
     let mut body = json!({
@@ -120,11 +154,35 @@ fn healthz(state: &AppState) -> Response<ResponseBody> {
         "dictionaries": dictionaries,
         "reload": state.reloader.status(),
         "counters": state.webhook.counters().values(),
+        "audit": state.webhook.audit().map(|audit| audit.stats()),
+        "dry_run": state.webhook.policy().dry_run,
     });
     if let Some(tls) = &state.tls {
         body["tls"] = serde_json::to_value(tls.status()).unwrap_or_default();
     }
     json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn metrics(state: &AppState) -> Response<ResponseBody> {
+    let summary = state.snapshot.load().summary();
+    let counters = state.webhook.counters().values();
+    let levels = Levels {
+        fail_policy_budget: counters.fail_policy_budget,
+        fail_policy_internal: counters.fail_policy_internal,
+        unauthorized: counters.unauthorized,
+        bad_request: counters.bad_request,
+        reloads: state.reloader.status().reloads,
+        generation: summary.generation,
+        entries: (summary.stats.literals + summary.stats.regexes) as u64,
+        memory_bytes: summary.stats.automaton_bytes as u64,
+        loaded_at: summary.loaded_at,
+        audit: state.webhook.audit().map(|audit| audit.stats()),
+        dry_run: state.webhook.policy().dry_run,
+    };
+    let text = metrics::render(&state.webhook.counters().callbacks, &levels);
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
+    response
 }
 
 fn readyz(state: &AppState) -> Response<ResponseBody> {

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use wordgate::audit_sink::AuditLog;
 use wordgate::config::Config;
 use wordgate::server::{self, AppState, Clock, Drain};
 use wordgate::snapshot::Snapshot;
@@ -83,6 +84,14 @@ impl ManualClock {
     }
 }
 
+/// The dictionaries `config` names, as generation 1, after checking the
+/// config is valid.
+pub fn snapshot(config: &Config) -> Snapshot {
+    config.validate().expect("valid test config");
+    Snapshot::load(&config.dictionaries, 1, SystemTime::now())
+        .unwrap_or_else(|errors| panic!("dictionaries: {errors:?}"))
+}
+
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -97,17 +106,17 @@ impl TestServer {
     }
 
     pub async fn start_with_clock(config: Config, clock: Option<Clock>) -> TestServer {
-        config.validate().expect("valid test config");
-        let snapshot = Snapshot::load(&config.dictionaries, 1, SystemTime::now())
-            .unwrap_or_else(|errors| panic!("dictionaries: {errors:?}"));
-        let mut state = AppState::new(&config, snapshot);
+        let snapshot = snapshot(&config);
+        // As `wordgate serve` does: the audit stream the config asks for.
+        let audit = AuditLog::open(&config).unwrap_or_else(|err| panic!("audit: {err}"));
+        let mut state = AppState::new(&config, snapshot).with_audit(audit);
         if let Some(clock) = clock {
             state = state.with_clock(clock);
         }
         TestServer::serve(state).await
     }
 
-    /// Serves a state built by the test (e.g. with TLS).
+    /// Serves a state built by the test (with TLS, or an injected audit sink).
     pub async fn serve(state: AppState) -> TestServer {
         let state = Arc::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
