@@ -12,7 +12,11 @@
 #   DURATION=10s     each measured run (wrk -d); a 2 s warm-up run precedes it
 #   ROUNDS=1         floor/wordgate pairs per worker setting; the summary takes medians
 #   ENTRIES=100000   synthetic entries added to the shipped dictionaries
-#   WORDGATE_ADDR=127.0.0.1:18080  FLOOR_ADDR=127.0.0.1:18081  (loopback only)
+#   AUDIT=off        file: also drive a third server, wordgate with the audit stream
+#                    to a file (audit = "file"), in the same rounds, and print its
+#                    ratio to wordgate without it
+#   WORDGATE_ADDR=127.0.0.1:18080  FLOOR_ADDR=127.0.0.1:18081
+#   AUDITED_ADDR=127.0.0.1:18082   (loopback only)
 #
 # It builds both servers (release), writes the dictionaries and request bodies
 # to a temporary directory, starts the servers, drives each with wrk (installed
@@ -37,9 +41,15 @@ ROUNDS=${ROUNDS:-1}
 ENTRIES=${ENTRIES:-100000}
 WORDGATE_ADDR=${WORDGATE_ADDR:-127.0.0.1:18080}
 FLOOR_ADDR=${FLOOR_ADDR:-127.0.0.1:18081}
+AUDITED_ADDR=${AUDITED_ADDR:-127.0.0.1:18082}
+AUDIT=${AUDIT:-off}
+case "$AUDIT" in
+  off | file) ;;
+  *) echo "load.sh: AUDIT is off or file, not $AUDIT" >&2; exit 2 ;;
+esac
 APP=1400000000
 
-for addr in "$WORDGATE_ADDR" "$FLOOR_ADDR"; do
+for addr in "$WORDGATE_ADDR" "$FLOOR_ADDR" "$AUDITED_ADDR"; do
   case "$addr" in
     127.*:*) ;;
     *) echo "load.sh: $addr is not a loopback address; this harness only uses 127.0.0.0/8" >&2; exit 2 ;;
@@ -133,6 +143,22 @@ start_wordgate() { # workers
   wait_for "http://$WORDGATE_ADDR/readyz" "wordgate"
 }
 
+# The same server, recording every callback to a rotated audit file.
+start_audited() { # workers
+  env -i PATH="$PATH" HOME="${HOME:-/tmp}" WORDGATE_LOG=warn WORDGATE_WATCH=false \
+    WORDGATE_WORKER_THREADS="$1" WORDGATE_AUDIT=file WORDGATE_AUDIT_FILE="$WORK/audit.jsonl" \
+    "$BIN/wordgate" serve --listen "$AUDITED_ADDR" --dictionaries "$WORK/dictionaries" --sdkappid "$APP" \
+    >"$WORK/audited.log" 2>&1 &
+  AUDITED_PID=$!
+  PIDS+=("$AUDITED_PID")
+  wait_for "http://$AUDITED_ADDR/readyz" "wordgate with the audit stream"
+}
+
+# A counter from a server's /metrics (0 when absent).
+metric() { # addr name
+  curl -s "http://$1/metrics" | awk -v name="$2" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
 stop() { # pid
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
@@ -205,17 +231,23 @@ if [ "$MEMORY_ONLY" = 1 ]; then
 fi
 
 # --- the load test ------------------------------------------------------------------
+SERVERS="floor wordgate"
+if [ "$AUDIT" = file ]; then SERVERS="$SERVERS audited"; fi
 SUMMARY=()
 for workers in $WORKERS; do
   step "workers=$workers: tokio multi-thread runtime, $workers worker thread(s) (0: one per core) + the accept loop on the main thread, both servers; wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on the same $CPUS CPUs"
   start_floor "$workers"
   start_wordgate "$workers"
+  if [ "$AUDIT" = file ]; then start_audited "$workers"; fi
   show_answers
-  : >"$WORK/floor.results"
-  : >"$WORK/wordgate.results"
+  for server in $SERVERS; do : >"$WORK/$server.results"; done
   for round in $(seq 1 "$ROUNDS"); do
-    for server in floor wordgate; do
-      if [ "$server" = floor ]; then url="http://$FLOOR_ADDR/" pid=$FLOOR_PID; else url="http://$WORDGATE_ADDR/" pid=$WORDGATE_PID; fi
+    for server in $SERVERS; do
+      case "$server" in
+        floor) url="http://$FLOOR_ADDR/" pid=$FLOOR_PID ;;
+        wordgate) url="http://$WORDGATE_ADDR/" pid=$WORDGATE_PID ;;
+        audited) url="http://$AUDITED_ADDR/" pid=$AUDITED_PID ;;
+      esac
       result=$(drive "$url" "$pid")
       echo "$result" >>"$WORK/$server.results"
       echo "$result" | awk -v r="$round" -v s="$server" \
@@ -223,10 +255,18 @@ for workers in $WORKERS; do
     done
   done
   echo "  wordgate resident set after the load: VmRSS $(mib "$(rss_kib "$WORDGATE_PID")")" >&2
+  if [ "$AUDIT" = file ]; then
+    dropped=$(metric "$AUDITED_ADDR" wordgate_audit_records_dropped_total)
+    # Stopping drains the queue into the file.
+    stop "$AUDITED_PID"
+    written=$(cat "$WORK"/audit.jsonl* 2>/dev/null | wc -l)
+    echo "  audit: $written lines in $(ls "$WORK"/audit.jsonl* | wc -l) file(s), $dropped records dropped" >&2
+    rm -f "$WORK"/audit.jsonl*
+  fi
   stop "$FLOOR_PID"
   stop "$WORDGATE_PID"
   line="workers=$workers"
-  for server in floor wordgate; do
+  for server in $SERVERS; do
     for column in 1 2 3 4; do
       line="$line $(awk -v c=$column '{ print $c }' "$WORK/$server.results" | median)"
     done
@@ -243,6 +283,10 @@ for line in "${SUMMARY[@]}"; do
     printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "floor", $2, $3 / 1000, $4 / 1000, $5
     printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "wordgate", $6, $7 / 1000, $8 / 1000, $9
     printf "%-10s %-9s %9.1f%% %8.2fx %8.2fx %11.2fx\n", $1, "ratio", 100 * $6 / $2, $7 / $3, $8 / $4, $9 / $5
+    if (NF >= 13) {
+      printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "audited", $10, $11 / 1000, $12 / 1000, $13
+      printf "%-10s %-9s %9.1f%% %8.2fx %8.2fx %11.2fx\n", $1, "aud/wg", 100 * $10 / $6, $11 / $7, $12 / $8, $13 / $9
+    }
   }'
 done
 echo "memory: $MEMORY_LINE"
