@@ -467,6 +467,9 @@ fn binary_logs_json_without_message_text_and_audits_to_stdout() {
         ("WORDGATE_SDKAPPID", &app),
         ("WORDGATE_DICTIONARIES", shipped.to_str().expect("UTF-8")),
         ("WORDGATE_LOG_FORMAT", "json"),
+        // Debug, so the callback's own event is logged inside its span;
+        // even at debug no message text may appear.
+        ("WORDGATE_LOG", "wordgate=debug"),
         ("WORDGATE_AUDIT", "stdout"),
         ("WORDGATE_WATCH", "false"),
     ])
@@ -520,6 +523,15 @@ fn binary_logs_json_without_message_text_and_audits_to_stdout() {
         assert!(serde_json::from_str::<Value>(line).is_ok(), "not JSON: {line}");
         assert!(!line.contains("never-logged") && !line.contains("赌博吧"), "message text logged: {line}");
     }
+    // One span per request: the callback's event carries its command and,
+    // once decided, its verdict.
+    let events: Vec<Value> = logs.iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let callback = events.iter().find(|event| event["fields"]["message"] == "callback");
+    let Some(callback) = callback else { panic!("no callback event in {logs:?}") };
+    assert_eq!(callback["span"]["name"], "request", "{callback}");
+    assert_eq!(callback["span"]["command"], OA_BEFORE, "{callback}");
+    assert_eq!(callback["span"]["verdict"], "reject", "{callback}");
+    assert_eq!(callback["span"]["method"], "POST", "{callback}");
     // The audit: flushed before exit, one record, the verdict and no text.
     let records: Vec<Value> =
         stdout.lines().map(|line| serde_json::from_str(line).expect("audit JSON")).collect();
