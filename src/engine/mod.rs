@@ -116,6 +116,10 @@ struct LiteralSet {
     /// so a 100k-entry dictionary is not 100k tiny allocations.
     owners: Vec<Owner>,
     owner_starts: Vec<u32>,
+    /// Every pattern has a non-ASCII character, so ASCII text (most fields
+    /// of English chat, ids, URLs) cannot match and is not scanned: a call
+    /// into the automaton costs hundreds of instructions even on ten bytes.
+    needs_non_ascii: bool,
 }
 
 /// A match in folded text, before it is mapped back to the original.
@@ -410,14 +414,15 @@ impl MatcherSet {
 
     /// Appends every literal and rule match in `folded`.
     fn find_all(&self, folded: &str, out: &mut Vec<RawHit>) {
-        if let Some(matcher) = &self.anywhere.matcher {
+        let ascii = folded.is_ascii();
+        if let Some(matcher) = self.anywhere.matcher_for(ascii) {
             let mut at = 0;
             while let Some(found) = matcher.find_at(folded, at) {
                 self.anywhere.push_owners(&found, out);
                 at = found.end;
             }
         }
-        if let Some(matcher) = &self.words.matcher {
+        if let Some(matcher) = self.words.matcher_for(ascii) {
             let mut at = 0;
             while let Some(found) = matcher.find_at(folded, at) {
                 if is_whole_word(folded, found.start, found.end) {
@@ -460,6 +465,7 @@ impl LiteralSet {
             set.owners.push(*owner);
         }
         set.owner_starts.push(set.owners.len() as u32);
+        set.needs_non_ascii = patterns.iter().all(|pattern| !pattern.is_ascii());
         match LiteralMatcher::build(&patterns) {
             Ok(matcher) => set.matcher = Some(matcher),
             Err(reason) => errors.push(DictionaryError::new(
@@ -469,6 +475,15 @@ impl LiteralSet {
             )),
         }
         set
+    }
+
+    /// The automaton, unless no pattern can occur in a text that is all
+    /// ASCII (`ascii`) or not.
+    fn matcher_for(&self, ascii: bool) -> Option<&LiteralMatcher> {
+        if ascii && self.needs_non_ascii {
+            return None;
+        }
+        self.matcher.as_ref()
     }
 
     fn pattern_count(&self) -> usize {
@@ -540,6 +555,35 @@ mod tests {
     #[test]
     fn engine_is_send_and_sync() {
         assert_send_sync::<Engine>();
+    }
+
+    #[test]
+    fn ascii_text_skips_only_sets_it_cannot_match() {
+        let sources = [
+            DictionarySource::new("cjk.txt", "@boundary substring\n赌博\n"),
+            DictionarySource::new("mixed.txt", "@boundary substring\n加v\nxyz\n"),
+            DictionarySource::new("words.txt", "spam\n"),
+        ];
+        let Ok(engine) = Engine::build(&sources) else { panic!("build") };
+        let needs = |name: &str| {
+            let profile = engine.profiles.first().map(|profile| &profile.block);
+            let set = profile.map(|block| if name == "anywhere" { &block.anywhere } else { &block.words });
+            set.is_some_and(|set| set.needs_non_ascii)
+        };
+        // One profile: 赌博, 加v and xyz share the substring set, which an
+        // ASCII text can match (xyz); spam is ASCII.
+        assert!(!needs("anywhere") && !needs("words"));
+        let categories = |text: &str| -> Vec<String> {
+            engine.check_text(text).hits.iter().map(|hit| hit.category.clone()).collect()
+        };
+        assert_eq!(categories("axyzb spam"), ["mixed", "words"]);
+        assert_eq!(categories("ＸＹＺ 赌博"), ["mixed", "cjk"]);
+
+        let Ok(cjk_only) = Engine::build(&sources[..1]) else { panic!("build") };
+        assert!(cjk_only.profiles.iter().all(|profile| profile.block.anywhere.needs_non_ascii));
+        assert!(cjk_only.check_text("plain ascii text").hits.is_empty());
+        // Fullwidth letters fold to ASCII; the CJK entry still hits beside them.
+        assert_eq!(cjk_only.check_text("ＡＢ赌博").hits.len(), 1);
     }
 
     #[test]
