@@ -282,7 +282,7 @@ fn malformed_messages_are_named() {
 #[test]
 fn deeply_nested_relays_are_refused() {
     let mut body = json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "hi" } }]);
-    for _ in 0..20 {
+    for _ in 0..40 {
         body = json!([{ "MsgType": "TIMRelayElem", "MsgContent": { "MsgList": [{ "MsgBody": body }] } }]);
     }
     let err = fixture().moderate(&json!({ "MsgBody": body }), Channel::C2C).expect_err("too deep");

@@ -500,3 +500,32 @@ where
     }
     out
 }
+
+/// Relays nested as deep as the JSON limit allows are moderated all the way
+/// down: a refusal would let Tencent deliver the message unmoderated.
+#[tokio::test]
+async fn relays_nested_to_the_json_limit_are_moderated_to_the_bottom() {
+    let (server, _dir) = start(|_| {}).await;
+    let relay =
+        |inner: Value| json!({"MsgType": "TIMRelayElem", "MsgContent": {"MsgList": [{"MsgBody": [inner]}]}});
+    // The deepest nesting within the limit: the body is level 1, `MsgBody`
+    // 2, and each relay takes 5 more (element, MsgContent, MsgList, item,
+    // MsgBody), with the text element's two below the last.
+    let levels = (MAX_JSON_DEPTH - 2 - 2) / 5;
+    assert!(levels >= 24, "{levels}");
+    let nest = |word: &str| (0..levels).fold(text(word), |inner, _| relay(inner));
+
+    let response = server.post(&target(C2C), &body(&[nest("red packet")])).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), json!({"ActionStatus": "OK", "ErrorCode": 120009, "ErrorInfo": "no"}));
+
+    // A mask at the bottom comes back rewritten, every level kept.
+    let response = server.post(&target(C2C), &body(&[nest("oh darn")])).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["MsgBody"], json!([nest("oh ****")]));
+
+    // One level more passes the JSON limit: refused as too deep, as any body is.
+    let response = server.post(&target(C2C), &body(&[relay(nest("red packet"))])).await;
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(error_of(&response).contains("deeper than 127 levels"), "{}", response.text());
+}

@@ -27,8 +27,15 @@ use super::verdict::{self, Rewrite, Verdict};
 use super::{Action, Engine, Scratch, SpanHit};
 
 /// Relay (merged-forward) messages may nest; deeper than this is refused
-/// rather than walked, so a hostile body cannot exhaust the stack.
-pub const MAX_RELAY_DEPTH: usize = 8;
+/// rather than walked, so a hostile value cannot exhaust the stack.
+///
+/// Each relay level takes five levels of JSON nesting, so a request body
+/// within the server's 127-level limit holds at most 25: every body the
+/// server accepts is walked whole. A refusal would be worse than the walk:
+/// Tencent delivers a message whose callback fails, so nesting must never
+/// become a way around moderation. Only a `Value` built in code can reach
+/// this limit.
+pub const MAX_RELAY_DEPTH: usize = 32;
 
 /// Which before-send callback a message came from; it decides which custom
 /// reject code applies.
