@@ -443,15 +443,8 @@ async fn rest_api_messages_are_exempt_when_configured() {
 /// `wordgate serve` as a process, with every `WORDGATE_*` of the test's
 /// own environment removed and `vars` set.
 fn wordgate_serve(vars: &[(&str, &str)]) -> std::process::Command {
-    use std::process::Stdio;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"));
-    command.arg("serve").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
-            command.env_remove(name);
-        }
-    }
-    command.envs(vars.iter().copied());
+    let mut command = util::wordgate_serve(&[]);
+    command.stdout(std::process::Stdio::piped()).envs(vars.iter().copied());
     command
 }
 

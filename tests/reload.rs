@@ -25,7 +25,7 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -565,33 +565,23 @@ async fn a_burst_of_writes_is_one_reload() {
 
 #[test]
 fn sighup_reloads_the_binary() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufReader;
 
     let dir = dictionaries(&[("a.txt", "@action reject\nfoo\n")]);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wordgate"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--sdkappid", &APP.to_string(), "--dictionaries"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
-            command.env_remove(name);
-        }
-    }
+    let app = APP.to_string();
+    let dir_arg = dir.path().to_str().expect("UTF-8");
+    let mut command = crate::server::util::wordgate_serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        &app,
+        "--dictionaries",
+        dir_arg,
+    ]);
     // Only SIGHUP can make this server reload.
     let mut child = command.env("WORDGATE_WATCH", "false").spawn().expect("wordgate starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() && stderr.read_line(&mut line).expect("read stderr") > 0 {
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split('/').next().and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
-        }
-        line.clear();
-    }
-    let addr = addr.expect("the server logs its address");
+    let addr = crate::server::util::logged_address(&mut stderr).expect("the server logs its address");
     let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

@@ -5,7 +5,7 @@
 
 pub mod util;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -556,20 +556,9 @@ async fn shipped_dictionaries() {
     assert_eq!(response.json()["ErrorCode"], 2);
 }
 
-fn wordgate_serve(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wordgate"));
-    command.arg("serve").args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
 #[test]
 fn binary_refuses_to_start_without_an_sdkappid() {
-    let output = wordgate_serve(&["--listen", "127.0.0.1:0"]).output().expect("wordgate runs");
+    let output = util::wordgate_serve(&["--listen", "127.0.0.1:0"]).output().expect("wordgate runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("wordgate: no SdkAppid configured"), "{stderr}");
@@ -581,7 +570,7 @@ fn binary_refuses_unknown_config_keys() {
     let file = dir.path().join("wordgate.toml");
     std::fs::write(&file, "sdkappid = [1]\nmax_body = 10\n").expect("write");
     let output =
-        wordgate_serve(&["--config", file.to_str().expect("UTF-8")]).output().expect("wordgate runs");
+        util::wordgate_serve(&["--config", file.to_str().expect("UTF-8")]).output().expect("wordgate runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown field `max_body`"), "{stderr}");
@@ -589,11 +578,11 @@ fn binary_refuses_unknown_config_keys() {
 
 #[test]
 fn binary_serves_and_stops_on_sigterm() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufReader;
 
     let shipped = util::shipped();
     let app = APP.to_string();
-    let mut child = wordgate_serve(&[
+    let mut child = util::wordgate_serve(&[
         "--listen",
         "127.0.0.1:0",
         "--sdkappid",
@@ -604,15 +593,7 @@ fn binary_serves_and_stops_on_sigterm() {
     .spawn()
     .expect("wordgate starts");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() && stderr.read_line(&mut line).expect("read stderr") > 0 {
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split('/').next().and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
-        }
-        line.clear();
-    }
-    let addr = addr.expect("the server logs its address");
+    let addr = util::logged_address(&mut stderr).expect("the server logs its address");
     let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

@@ -414,8 +414,8 @@ fn a_bad_certificate_at_startup_names_the_file() {
 
 #[test]
 fn the_binary_serves_https_and_rotates_its_certificate_on_sighup() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::io::BufReader;
+    use std::process::Command;
 
     let (ca, tls_dir) = (Ca::new(), tempfile::tempdir().expect("tempdir"));
     let (old, new) = (ca.leaf(), ca.leaf());
@@ -423,36 +423,16 @@ fn the_binary_serves_https_and_rotates_its_certificate_on_sighup() {
     replace_file(&cert, &old.cert_pem);
     replace_file(&key, &old.key_pem);
     let dir = dictionaries(&[("a.txt", "@action reject\nfoo\n")]);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wordgate"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--sdkappid", &crate::server::util::APP.to_string()])
-        .arg("--dictionaries")
-        .arg(dir.path())
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
-            command.env_remove(name);
-        }
-    }
+    let app = crate::server::util::APP.to_string();
+    let mut command = crate::server::util::wordgate_serve(&["--listen", "127.0.0.1:0", "--sdkappid", &app]);
+    command.arg("--dictionaries").arg(dir.path()).arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
     // A debounce longer than the wait below: only SIGHUP can rotate in time.
     let Ok(mut child) = command.env("WORDGATE_RELOAD_DEBOUNCE_MS", "10000").spawn() else { panic!("spawn") };
     let Some(stderr) = child.stderr.take() else { panic!("stderr") };
     let mut stderr = BufReader::new(stderr);
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() && stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        if let Some(rest) = line.split("listening on https://").nth(1) {
-            addr = rest.split('/').next().and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
-        }
-        line.clear();
-    }
-    let Some(addr) = addr else { panic!("the server logs an https:// address") };
+    let Some(addr) = crate::server::util::logged_address(&mut stderr) else {
+        panic!("the server logs its address")
+    };
     let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
 
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {

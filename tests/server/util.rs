@@ -288,3 +288,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 }
+
+/// `wordgate serve ARGS` as a process, without any `WORDGATE_*` variable of
+/// the environment running the tests: stdin closed, stdout discarded,
+/// stderr piped (the server logs its address there).
+pub fn wordgate_serve(args: &[&str]) -> std::process::Command {
+    use std::process::Stdio;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_wordgate"));
+    command.arg("serve").args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("WORDGATE_")) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Reads a server's text log until it says where it listens (`http://` or
+/// `https://`); `None` if the log ends first.
+pub fn logged_address(log: &mut impl std::io::BufRead) -> Option<SocketAddr> {
+    let mut line = String::new();
+    while log.read_line(&mut line).unwrap_or(0) > 0 {
+        let rest =
+            line.split("listening on http://").nth(1).or_else(|| line.split("listening on https://").nth(1));
+        if let Some(addr) = rest.and_then(|rest| rest.split('/').next()).and_then(|addr| addr.parse().ok()) {
+            return Some(addr);
+        }
+        line.clear();
+    }
+    None
+}
