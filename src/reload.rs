@@ -571,8 +571,9 @@ fn start_watcher(dir: &Path, pending: &Arc<Pending>) -> Option<RecommendedWatche
 }
 
 /// Events that only say a file was read: ours, when a reload reads the
-/// files. (A close after writing is a change and is not among them.)
-fn is_read_only(kind: &EventKind) -> bool {
+/// files. (A close after writing is a change and is not among them.) The
+/// TLS certificate watcher uses it too.
+pub(crate) fn is_read_only(kind: &EventKind) -> bool {
     matches!(
         kind,
         EventKind::Access(AccessKind::Open(_) | AccessKind::Read | AccessKind::Close(AccessMode::Read))

@@ -42,8 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use notify::event::{AccessKind, AccessMode};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
@@ -354,7 +353,7 @@ fn start_watcher(cert: &Path, key: &Path, changed: &Arc<Trigger>) -> Option<Reco
         [cert, key].iter().filter_map(|file| file.file_name()).map(OsString::from).collect();
     let handler = move |event: notify::Result<notify::Event>| match event {
         // Our own reading of the files: not a change.
-        Ok(event) if is_read_only(&event.kind) => {}
+        Ok(event) if crate::reload::is_read_only(&event.kind) => {}
         Ok(event) if concerns_the_files(&event.paths, &names) => trigger.fire(),
         // Another file in a shared directory (a log, other certificates):
         // reloading on it would be wasted work, or a loop if it is our log.
@@ -395,13 +394,6 @@ fn concerns_the_files(paths: &[PathBuf], names: &[OsString]) -> bool {
                 names.iter().any(|watched| watched == name) || name.to_string_lossy().starts_with("..")
             })
         })
-}
-
-fn is_read_only(kind: &EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Access(AccessKind::Open(_) | AccessKind::Read | AccessKind::Close(AccessMode::Read))
-    )
 }
 
 fn unix_now() -> u64 {
