@@ -9,6 +9,11 @@
 //! Unknown keys in the file and unknown `WORDGATE_*` variables are errors,
 //! not warnings: a misspelt `tokn` must not silently switch authentication
 //! off.
+//!
+//! This module owns the settings and the plain types they are made of
+//! ([`FailPolicy`], [`AuditTarget`], [`LogFormat`], [`Secret`]), which the
+//! modules that act on them import from here; it imports only [`crate::auth`],
+//! nothing of the server, the webhook or the reload task.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -18,7 +23,6 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::auth::Auth;
-use crate::webhook::FailPolicy;
 
 /// Paths the server answers itself, which the webhook path may not take.
 pub const RESERVED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
@@ -147,6 +151,29 @@ pub struct Config {
     /// Do not moderate messages sent through the REST API
     /// (`OptPlatform=RESTAPI`, an app administrator).
     pub exempt_restapi: bool,
+}
+
+/// What to answer when no verdict could be reached in time (or the core
+/// failed): deliver the message, like Tencent's own default for a webhook
+/// that times out, or refuse it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailPolicy {
+    /// Answer `ErrorCode` 0: the message is delivered (fail open).
+    #[default]
+    Allow,
+    /// Answer `ErrorCode` 1: the message is refused (fail closed).
+    Reject,
+}
+
+impl FailPolicy {
+    /// `allow` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailPolicy::Allow => "allow",
+            FailPolicy::Reject => "reject",
+        }
+    }
 }
 
 /// Where audit records go.

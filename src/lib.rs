@@ -20,7 +20,8 @@
 //!   request path, and the status `/healthz` shows.
 //! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
 //!   graceful shutdown.
-//! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags.
+//! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags, and
+//!   the setting types others share (`FailPolicy`); imports only [`auth`].
 //! - [`healthcheck`]: `wordgate healthcheck`, the container image's probe.
 //! - [`memory`]: handing a dictionary build's freed scratch back to the
 //!   system.

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -43,28 +43,7 @@ use crate::auth::{Auth, AuthError, Credentials};
 use crate::engine::{Action, Channel, Engine, Hit, MessageError, Verdict};
 use crate::metrics::CallbackMetrics;
 
-/// What to answer when no verdict could be reached in time (or the core
-/// failed): deliver the message, like Tencent's own default for a webhook
-/// that times out, or refuse it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailPolicy {
-    /// Answer `ErrorCode` 0: the message is delivered (fail open).
-    #[default]
-    Allow,
-    /// Answer `ErrorCode` 1: the message is refused (fail closed).
-    Reject,
-}
-
-impl FailPolicy {
-    /// `allow` or `reject`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailPolicy::Allow => "allow",
-            FailPolicy::Reject => "reject",
-        }
-    }
-}
+pub use crate::config::FailPolicy;
 
 /// Why the fail policy answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
