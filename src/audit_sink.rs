@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::config::{AuditTarget, Config};
+pub use crate::metrics::AuditStats;
 
 /// Where the writer thread puts lines. Each call gets one whole line.
 pub trait Sink: Send + 'static {
@@ -170,21 +171,6 @@ pub const WRITER_POLL: Duration = Duration::from_millis(10);
 /// that carry large messages cannot take much more memory than this (the
 /// record that crosses it is still queued).
 pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
-
-/// A point-in-time copy of the audit stream's counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct AuditStats {
-    /// Records waiting for the writer.
-    pub queue_depth: u64,
-    /// How many records may wait.
-    pub queue_capacity: u64,
-    /// Records written to the sink.
-    pub written: u64,
-    /// Records dropped because the queue was full.
-    pub dropped: u64,
-    /// Records the sink failed to write.
-    pub write_errors: u64,
-}
 
 /// The request path's handle on the audit stream. Dropping it lets the
 /// writer thread finish what is queued and end.

@@ -28,8 +28,9 @@
 //! - [`audit`]: the audit record and its JSON line (pure);
 //!   [`audit_sink`]: the bounded queue, writer thread and rotated file that
 //!   carry the lines off the request path.
-//! - [`metrics`]: the request path's counters and the Prometheus text
-//!   exposition of `GET /metrics`.
+//! - [`metrics`]: the request path's counters, the reload and audit counts,
+//!   and the Prometheus text exposition of `GET /metrics`; imports only
+//!   [`audit`]'s labels.
 //! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
 //!   benches and tests.
 //!

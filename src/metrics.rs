@@ -8,14 +8,20 @@
 //! recording there is (three relaxed adds and a bucket search per
 //! callback, no locks, no hashing, no allocation), and the writer below is
 //! a page of code the tests parse line by line.
+//!
+//! A leaf: it also owns the plain counts it renders that are kept
+//! elsewhere, [`ReloadCounts`] (filled in by the reload task) and
+//! [`AuditStats`] (by the audit stream), so it imports nothing but the
+//! audit labels; `reload` and `audit_sink` re-export those under their old
+//! paths.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::audit::{CommandLabel, VerdictLabel};
-use crate::audit_sink::AuditStats;
-use crate::reload::ReloadCounts;
 
 /// Upper bounds of the callback duration histogram, in seconds: 10 µs (a
 /// clean message takes a few) to 2 s (Tencent's own timeout).
@@ -133,6 +139,33 @@ pub struct Levels {
     pub audit: Option<AuditStats>,
     /// Whether shadow mode is on.
     pub dry_run: bool,
+}
+
+/// How many reload attempts ended each way (`/healthz` shows it too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadCounts {
+    /// New snapshots swapped in.
+    pub reloaded: u64,
+    /// Attempts that found the live dictionaries unchanged.
+    pub unchanged: u64,
+    /// Attempts refused because of a problem in the files.
+    pub failed: u64,
+}
+
+/// A point-in-time copy of the audit stream's counts (`/healthz` shows it
+/// too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AuditStats {
+    /// Records waiting for the writer.
+    pub queue_depth: u64,
+    /// How many records may wait.
+    pub queue_capacity: u64,
+    /// Records written to the sink.
+    pub written: u64,
+    /// Records dropped because the queue was full.
+    pub dropped: u64,
+    /// Records the sink failed to write.
+    pub write_errors: u64,
 }
 
 /// The `Content-Type` of [`render`]'s output.

@@ -66,6 +66,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Secret};
 use crate::engine::EngineStats;
+pub use crate::metrics::ReloadCounts;
 use crate::server::AppState;
 use crate::snapshot::{Read, Snapshot};
 
@@ -172,17 +173,6 @@ pub struct Report {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-/// How many reload attempts ended each way.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ReloadCounts {
-    /// New snapshots swapped in.
-    pub reloaded: u64,
-    /// Attempts that found the live dictionaries unchanged.
-    pub unchanged: u64,
-    /// Attempts refused because of a problem in the files.
-    pub failed: u64,
 }
 
 /// What `/healthz` shows about reloading.
