@@ -17,9 +17,10 @@
 //!   unit that is swapped on reload.
 //! - [`reload`]: live dictionaries: the directory watcher, `SIGHUP` and
 //!   `POST /admin/reload` triggers, debounced one-at-a-time rebuilds off the
-//!   request path, and the status `/healthz` shows.
-//! - [`server`]: the hyper/tokio shell: accept loop, limits, routes,
-//!   graceful shutdown.
+//!   request path, and the status `/healthz` shows; works on the snapshot
+//!   the server lends it and imports nothing of [`server`] or [`webhook`].
+//! - [`server`]: the hyper/tokio shell: the shared state, accept loop,
+//!   limits, routes, graceful shutdown, and what `SIGHUP` does.
 //! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags, and
 //!   the setting types others share (`FailPolicy`); imports only [`auth`].
 //! - [`healthcheck`]: `wordgate healthcheck`, the container image's probe.

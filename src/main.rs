@@ -268,7 +268,8 @@ fn serve(args: &ServeArgs) -> ExitCode {
         let state = Arc::new(state);
         match hangup {
             Ok(hangup) => {
-                tokio::spawn(hangup.forward(Arc::clone(&state)));
+                let state = Arc::clone(&state);
+                tokio::spawn(hangup.forward(move || state.hangup()));
             }
             Err(err) => tracing::error!(cause = %err, "cannot listen for SIGHUP; it will not reload"),
         }

@@ -1,11 +1,14 @@
 //! Live dictionaries: reloading them while the server answers, without
 //! dropping or stalling a request.
 //!
-//! The dictionaries in force are one [`Snapshot`] in
-//! [`AppState::snapshot`](crate::server::AppState::snapshot), an
-//! `ArcSwap`. A request loads it once and never across an `.await`; a
-//! reload replaces it whole with one pointer swap, so every answer comes
-//! from exactly one set of dictionaries, old or new, never a mix.
+//! The dictionaries in force are one [`Snapshot`] in an `ArcSwap` that the
+//! server owns and lends to [`run`], with its [`Reloader`]. A request loads
+//! it once and never across an `.await`; a reload replaces it whole with
+//! one pointer swap, so every answer comes from exactly one set of
+//! dictionaries, old or new, never a mix.
+//!
+//! This module owns the triggers, the reload task and its status; it
+//! imports nothing of the server or the webhook (the server calls it).
 //!
 //! # Triggers
 //!
@@ -21,8 +24,8 @@
 //!   quiet for `reload_debounce_ms`, and at the latest
 //!   [`max_delay`]`(reload_debounce_ms)` after the first change of a burst,
 //!   so a steady stream of writes cannot postpone it forever.
-//! - **`SIGHUP`** (the binary): reload now (the TLS certificate too,
-//!   [`crate::server::tls`]).
+//! - **`SIGHUP`** (the binary, [`Hangup`]): reload now (the server
+//!   reloads its TLS certificate on it too).
 //! - **`POST /admin/reload`**: reload now and answer with the result; see
 //!   [`Reloader::reload_now`].
 //!
@@ -58,6 +61,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
@@ -67,7 +71,6 @@ use tracing::{debug, error, info, warn};
 use crate::config::{Config, Secret};
 use crate::engine::EngineStats;
 pub use crate::metrics::ReloadCounts;
-use crate::server::AppState;
 use crate::snapshot::{Read, Snapshot};
 
 /// How long [`Reloader::reload_now`] waits for its reload before giving up
@@ -236,7 +239,7 @@ struct Counts {
 }
 
 /// The reload settings and the channels between the triggers and the
-/// reload task. Lives in [`AppState`].
+/// reload task. The server keeps one beside the live snapshot.
 #[derive(Debug)]
 pub struct Reloader {
     dir: PathBuf,
@@ -321,10 +324,9 @@ impl Reloader {
 }
 
 /// The reload task: watches the directory (when configured), waits for
-/// triggers, debounces, and performs reloads one at a time, until
-/// [`Reloader::stop`]. [`crate::server::run`] spawns it.
-pub async fn run(state: Arc<AppState>) {
-    let reloader = &state.reloader;
+/// triggers, debounces, and performs reloads one at a time into `snapshot`,
+/// until [`Reloader::stop`]. The server spawns it.
+pub async fn run(snapshot: &ArcSwap<Snapshot>, reloader: &Reloader) {
     let pending = &reloader.pending;
     let mut watcher = if reloader.watch { start_watcher(&reloader.dir, pending) } else { None };
     let mut stop = reloader.stop.subscribe();
@@ -369,7 +371,7 @@ pub async fn run(state: Arc<AppState>) {
         }
         // Every ticket taken so far was taken before the files are read.
         let covered = reloader.tickets.load(Ordering::SeqCst);
-        let (report, retired) = reload(&state, Trigger::from_bits(bits)).await;
+        let (report, retired) = reload(snapshot, reloader, Trigger::from_bits(bits)).await;
         reloader.published.send_modify(|published| {
             published.covered = covered;
             published.last = Some(report);
@@ -393,10 +395,13 @@ enum Built {
 
 /// One reload attempt: returns its report, and the replaced snapshot when
 /// there is one.
-async fn reload(state: &AppState, trigger: Trigger) -> (Report, Option<Arc<Snapshot>>) {
-    let reloader = &state.reloader;
+async fn reload(
+    snapshot: &ArcSwap<Snapshot>,
+    reloader: &Reloader,
+    trigger: Trigger,
+) -> (Report, Option<Arc<Snapshot>>) {
     let (live_digest, next_generation) = {
-        let live = state.snapshot.load();
+        let live = snapshot.load();
         (live.digest.clone(), live.generation + 1)
     };
     let dir = reloader.dir.clone();
@@ -430,9 +435,9 @@ async fn reload(state: &AppState, trigger: Trigger) -> (Report, Option<Arc<Snaps
             reloader.counts.unchanged.fetch_add(1, Ordering::Relaxed);
             (Outcome::Unchanged, Vec::new(), None)
         }
-        Built::New(snapshot) => {
+        Built::New(new) => {
             reloader.counts.reloaded.fetch_add(1, Ordering::Relaxed);
-            let old = state.snapshot.swap(Arc::new(*snapshot));
+            let old = snapshot.swap(Arc::new(*new));
             (Outcome::Reloaded, Vec::new(), Some(old))
         }
         Built::Failed(errors) => {
@@ -444,7 +449,7 @@ async fn reload(state: &AppState, trigger: Trigger) -> (Report, Option<Arc<Snaps
             (Outcome::Failed, errors, None)
         }
     };
-    let live = state.snapshot.load();
+    let live = snapshot.load();
     let error_count = errors.len();
     let mut errors = errors;
     errors.truncate(MAX_REPORTED_ERRORS);
@@ -601,21 +606,21 @@ impl Hangup {
         Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no SIGHUP on this platform"))
     }
 
-    /// Turns each `SIGHUP` into a reload, for as long as the process runs.
-    pub async fn forward(self, state: Arc<AppState>) {
+    /// Calls `reload` on each `SIGHUP`, for as long as the process runs.
+    /// The binary passes the server's `AppState::hangup`, which triggers a
+    /// [`Trigger::Signal`] reload of the dictionaries, and of the TLS
+    /// certificate if there is one.
+    pub async fn forward(self, reload: impl Fn() + Send + 'static) {
         #[cfg(unix)]
         {
             let mut hangup = self;
             while hangup.signal.recv().await.is_some() {
                 info!("SIGHUP received: reloading the dictionaries (and the TLS certificate, if any)");
-                state.reloader.trigger(Trigger::Signal);
-                if let Some(tls) = &state.tls {
-                    tls.trigger();
-                }
+                reload();
             }
         }
         #[cfg(not(unix))]
-        drop((self, state));
+        drop((self, reload));
     }
 }
 

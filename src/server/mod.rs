@@ -17,7 +17,11 @@
 //! 5. the audit stream, if on, is flushed: every record of an answered
 //!    call is written before `run` returns.
 //!
-//! [`run`] also runs the reload task ([`crate::reload`]) beside the accept
+//! It owns [`AppState`], what the connections share: the live snapshot and
+//! the [`Reloader`] it lends to the reload task, the webhook, and what
+//! `SIGHUP` does ([`AppState::hangup`]).
+//!
+//! [`run`] also runs the reload task ([`reload::run`]) beside the accept
 //! loop, and, with built-in HTTPS ([`AppState::with_tls`]), the certificate
 //! rotation task; TLS handshakes happen in each connection's task
 //! ([`tls`]), never in the accept loop. Routes and status codes live in
@@ -45,7 +49,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::audit_sink::AuditLog;
 use crate::config::Config;
-use crate::reload::{self, Reloader};
+use crate::reload::{self, Reloader, Trigger};
 use crate::snapshot::Snapshot;
 use crate::webhook::{Policy, Webhook};
 
@@ -167,6 +171,15 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
     }
+
+    /// What `SIGHUP` does ([`reload::Hangup::forward`]): reload the
+    /// dictionaries now, and the TLS certificate if there is one.
+    pub fn hangup(&self) {
+        self.reloader.trigger(Trigger::Signal);
+        if let Some(tls) = &self.tls {
+            tls.trigger();
+        }
+    }
 }
 
 /// How the drain at shutdown ended.
@@ -202,7 +215,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut backoff = ACCEPT_BACKOFF_START;
     // Live reloads run beside the accept loop until shutdown.
-    let reloads = AbortOnDrop(tokio::spawn(reload::run(Arc::clone(&state))));
+    let reload_state = Arc::clone(&state);
+    let reloads = AbortOnDrop(tokio::spawn(async move {
+        reload::run(&reload_state.snapshot, &reload_state.reloader).await;
+    }));
     let rotations = state.tls.as_ref().map(|tls| AbortOnDrop(tokio::spawn(tls::run(Arc::clone(tls)))));
 
     tokio::pin!(shutdown);
