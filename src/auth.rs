@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 /// );
 /// ```
 pub fn sign(token: &str, request_time: &str) -> String {
-    hex(&digest(token, request_time))
+    hex::encode(digest(token, request_time))
 }
 
 fn digest(token: &str, request_time: &str) -> [u8; 32] {
@@ -40,33 +40,13 @@ fn digest(token: &str, request_time: &str) -> [u8; 32] {
 /// digits are refused: Tencent sends lower case, and one spelling per
 /// signature keeps the check simple to reason about.
 fn decode_lower_hex(text: &str) -> Option<[u8; 32]> {
-    fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            _ => None,
-        }
-    }
-    let digits = text.as_bytes();
-    if digits.len() != 64 {
+    // `hex` accepts either case; refuse upper case before it looks.
+    if text.bytes().any(|digit| digit.is_ascii_uppercase()) {
         return None;
     }
     let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    out
 }
 
 /// The authentication settings of one server.
@@ -276,8 +256,9 @@ mod tests {
 
     #[test]
     fn hex_decoding() {
-        assert_eq!(decode_lower_hex(VECTOR_SIGN).map(|bytes| hex(&bytes)), Some(VECTOR_SIGN.to_string()));
+        assert_eq!(decode_lower_hex(VECTOR_SIGN).map(hex::encode), Some(VECTOR_SIGN.to_string()));
         assert_eq!(decode_lower_hex(&VECTOR_SIGN.to_uppercase()), None);
+        assert_eq!(decode_lower_hex(&format!("{}A", &VECTOR_SIGN[1..])), None);
         assert_eq!(decode_lower_hex(&VECTOR_SIGN[2..]), None);
         assert_eq!(decode_lower_hex(&format!("{}g", &VECTOR_SIGN[1..])), None);
         assert_eq!(decode_lower_hex(&"é".repeat(32)), None);

@@ -148,7 +148,7 @@ pub fn digest(sources: &[DictionarySource]) -> String {
             hasher.update(part);
         }
     }
-    format!("sha256:{}", crate::auth::hex(&hasher.finalize()))
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -419,7 +419,7 @@ fn compile(cert_path: &Path, key_path: &Path) -> Result<Compiled, TlsError> {
             cert_path.display()
         )));
     };
-    let fingerprint = format!("sha256:{}", hex(&Sha256::digest(leaf.as_ref())));
+    let fingerprint = format!("sha256:{}", hex::encode(Sha256::digest(leaf.as_ref())));
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|err| {
         TlsError(format!(
             "{}: no usable private key in it (expected PEM PKCS#8, PKCS#1 or SEC1): {err}",
@@ -446,14 +446,6 @@ fn compile(cert_path: &Path, key_path: &Path) -> Result<Compiled, TlsError> {
     files.update(&cert_pem);
     files.update(&key_pem);
     Ok(Compiled { config: Arc::new(config), files_digest: files.finalize().into(), fingerprint })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
 }
 
 #[cfg(test)]
