@@ -3,9 +3,10 @@
 //! format is unit-tested here; the queue, writer thread and file rotation
 //! that carry the lines off the request path are [`crate::audit_sink`].
 //!
-//! Also owns the closed label sets ([`CommandLabel`], [`VerdictLabel`])
-//! that the audit and the metrics ([`crate::metrics`]) share, so a verdict
-//! is spelt the same in both.
+//! Also owns the verdict labels ([`VerdictLabel`]) that the audit and the
+//! metrics ([`crate::metrics`]) share, so a verdict is spelt the same in
+//! both; commands are labelled by the command table
+//! ([`crate::tencent::Command`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,79 +14,9 @@ use serde::Serialize;
 
 use crate::engine::{Action, Hit};
 
-/// The callback commands named in metrics; anything else is `other`, so a
-/// caller cannot grow the label set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandLabel {
-    /// `OfficialAccount.CallbackBeforeSendMsg`
-    OfficialAccountBeforeSend,
-    /// `C2C.CallbackBeforeSendMsg`
-    C2cBeforeSend,
-    /// `Group.CallbackBeforeSendMsg`
-    GroupBeforeSend,
-    /// `OfficialAccount.CallbackAfterSendMsg`
-    OfficialAccountAfterSend,
-    /// `C2C.CallbackAfterSendMsg`
-    C2cAfterSend,
-    /// `Group.CallbackAfterSendMsg`
-    GroupAfterSend,
-    /// Any other command, or none.
-    Other,
-}
-
-impl CommandLabel {
-    /// Every label, in the order metrics list them.
-    pub const ALL: [CommandLabel; 7] = [
-        CommandLabel::OfficialAccountBeforeSend,
-        CommandLabel::C2cBeforeSend,
-        CommandLabel::GroupBeforeSend,
-        CommandLabel::OfficialAccountAfterSend,
-        CommandLabel::C2cAfterSend,
-        CommandLabel::GroupAfterSend,
-        CommandLabel::Other,
-    ];
-
-    /// The label of a `CallbackCommand` (exact spelling, as Tencent sends it).
-    pub fn of(command: &str) -> CommandLabel {
-        match command {
-            "OfficialAccount.CallbackBeforeSendMsg" => CommandLabel::OfficialAccountBeforeSend,
-            "C2C.CallbackBeforeSendMsg" => CommandLabel::C2cBeforeSend,
-            "Group.CallbackBeforeSendMsg" => CommandLabel::GroupBeforeSend,
-            "OfficialAccount.CallbackAfterSendMsg" => CommandLabel::OfficialAccountAfterSend,
-            "C2C.CallbackAfterSendMsg" => CommandLabel::C2cAfterSend,
-            "Group.CallbackAfterSendMsg" => CommandLabel::GroupAfterSend,
-            _ => CommandLabel::Other,
-        }
-    }
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandLabel::OfficialAccountBeforeSend => "OfficialAccount.CallbackBeforeSendMsg",
-            CommandLabel::C2cBeforeSend => "C2C.CallbackBeforeSendMsg",
-            CommandLabel::GroupBeforeSend => "Group.CallbackBeforeSendMsg",
-            CommandLabel::OfficialAccountAfterSend => "OfficialAccount.CallbackAfterSendMsg",
-            CommandLabel::C2cAfterSend => "C2C.CallbackAfterSendMsg",
-            CommandLabel::GroupAfterSend => "Group.CallbackAfterSendMsg",
-            CommandLabel::Other => "other",
-        }
-    }
-
-    /// Whether this is a before-send (moderated) command.
-    pub fn is_before_send(self) -> bool {
-        matches!(
-            self,
-            CommandLabel::OfficialAccountBeforeSend
-                | CommandLabel::C2cBeforeSend
-                | CommandLabel::GroupBeforeSend
-        )
-    }
-
-    /// Index into [`CommandLabel::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+/// The callback commands named in metrics and the audit: the command
+/// table's own closed set, so a caller cannot grow the label set.
+pub use crate::tencent::Command as CommandLabel;
 
 /// What a callback got, as the audit and the metrics name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -13,7 +13,6 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::StatusCode;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -103,16 +102,6 @@ pub enum AuthError {
         /// The allowed window, in seconds.
         window: u64,
     },
-}
-
-impl AuthError {
-    /// 403 for an app that is not ours, 401 for a failed signature.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AuthError::MissingSdkAppid | AuthError::UnknownSdkAppid(_) => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNAUTHORIZED,
-        }
-    }
 }
 
 impl fmt::Display for AuthError {
@@ -250,8 +239,6 @@ mod tests {
             check(Credentials { sdkappid: Some("1400000001"), sign: Some(VECTOR_SIGN), request_time: None }),
             Err(AuthError::MissingRequestTime)
         );
-        assert_eq!(AuthError::MissingSdkAppid.status(), StatusCode::FORBIDDEN);
-        assert_eq!(AuthError::BadSign.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[test]

@@ -73,9 +73,9 @@ pub mod server;
 pub mod snapshot;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod tencent;
 pub mod webhook;
 
 pub use engine::{
-    Action, Channel, DictionaryError, DictionarySource, Engine, EngineStats, Hit, MessageError, TextVerdict,
-    Verdict,
+    Action, Decision, DictionaryError, DictionarySource, Engine, EngineStats, Hit, Match, TextVerdict,
 };

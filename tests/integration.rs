@@ -11,6 +11,7 @@
 //!   code; `wordgate healthcheck`.
 //! - `tls`: built-in HTTPS with a real TLS client; certificate rotation.
 //! - `observability`: the audit stream, `/metrics`, shadow mode, exemptions.
+//! - `payload`: text inside JSON payloads; rewrites spliced byte for byte.
 
 mod cli;
 mod deployment;
@@ -19,6 +20,7 @@ mod eval;
 mod fuzz_replay;
 mod hostile;
 mod observability;
+mod payload;
 mod properties;
 mod reload;
 mod server;

@@ -123,7 +123,10 @@ async fn rewrite_keeps_unknown_fields_and_exact_numbers() {
     let echoed = answer["MsgBody"].as_array().expect("MsgBody");
     assert_eq!(echoed[0]["MsgContent"]["Text"], "****");
     assert_eq!(Value::Array(echoed[1..].to_vec()).to_string(), original.to_string());
-    assert!(response.text().contains("\"Latitude\":29.340656774469956"));
+    // Spliced from the request: the sample's elements, whitespace and
+    // numbers included, byte for byte.
+    let inner = elements.trim().trim_start_matches('[').trim_end_matches(']');
+    assert!(response.text().contains(inner), "{}", response.text());
 }
 
 // ---- C2C and group, custom codes ----
@@ -436,14 +439,19 @@ async fn many_requests_on_one_keep_alive_connection() {
 #[tokio::test]
 async fn graceful_shutdown_completes_an_in_flight_request() {
     let dir = dictionaries(&[("banned.txt", "@action reject\nred packet\n")]);
-    // The clock is read when a callback's headers are in: the test learns
-    // from it that the request is in flight.
+    // With a token, the wall clock is read when a callback's headers are in
+    // (to check `RequestTime`): the test learns from it that the request is
+    // in flight.
     let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<()>();
     let clock: wordgate::server::Clock = std::sync::Arc::new(move || {
         let _ = arrived_tx.send(());
-        std::time::SystemTime::now()
+        std::time::UNIX_EPOCH + Duration::from_secs(VECTOR_TIME)
     });
-    let config = wordgate::config::Config { request_budget_ms: 2000, ..config(dir.path()) };
+    let config = wordgate::config::Config {
+        request_budget_ms: 2000,
+        token: Secret("xxxxyyyy".into()),
+        ..config(dir.path())
+    };
     let mut server = TestServer::start_with_clock(config, Some(clock)).await;
     let addr = server.addr;
 
@@ -451,7 +459,8 @@ async fn graceful_shutdown_completes_an_in_flight_request() {
     let mut idle = server.connect().await;
     assert_eq!(idle.get("/readyz").await.status, 200);
     let mut busy = server.connect().await;
-    let request = util::post_request(&target(OA_BEFORE), &sample("oa-before-send.request.json"));
+    let request =
+        util::post_request(&signed_target(VECTOR_SIGN, VECTOR_TIME), &sample("oa-before-send.request.json"));
     let split = request.len() - 20;
     busy.send(&request[..split]).await;
     arrived.recv().await.expect("the callback reached the handler");

@@ -3,13 +3,17 @@
 //! Nothing here does I/O. [`Engine::build`] turns dictionary texts into one
 //! leftmost-longest automaton for every literal of every category plus one
 //! `RegexSet` for the `re:` rules (and a separate, usually tiny, pair for the
-//! allow lists); [`Engine::check_text`] and [`Engine::moderate`] answer for a
-//! string or a whole Tencent message. The server, the CLI, the benches and
-//! the fuzz targets all call these same functions.
+//! allow lists); [`Engine::find`] reports the [`Match`]es in one text,
+//! [`Engine::decide`] turns the matches of a whole message into a
+//! [`Decision`], and [`Engine::check_text`] does both for one string.
+//!
+//! The core knows text, hits and verdicts only: where texts come from (a
+//! Tencent callback body, a command line) and how a verdict is answered are
+//! [`crate::tencent`]'s business.
 
+pub mod chars;
 pub mod dictionary;
 pub mod literal;
-pub mod message;
 pub mod normalize;
 mod rules;
 pub mod steps;
@@ -18,9 +22,9 @@ pub mod verdict;
 use std::ops::Range;
 
 pub use dictionary::{Action, Category, DictionaryError, DictionarySource};
-pub use message::{Channel, MessageError};
-pub use verdict::{Hit, TextVerdict, Verdict};
+pub use verdict::{Decision, Hit, TextVerdict};
 
+use chars::is_word_char;
 use dictionary::{Entry, Pattern};
 use literal::LiteralMatcher;
 use normalize::Normalized;
@@ -130,11 +134,16 @@ struct RawHit {
     end: usize,
 }
 
-/// A hit in the original text, as the verdict logic sees it.
-#[derive(Clone, Debug)]
-pub(crate) struct SpanHit {
+/// A hit in the original text: which category and entry, and the byte
+/// span of the text it covers (noise and invisible characters it skipped
+/// included, so a mask covers them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the category, in priority order ([`Engine::categories`]).
     pub category: u32,
+    /// Index of the entry ([`Engine::entry`]).
     pub entry: u32,
+    /// Byte span in the text that was scanned.
     pub span: Range<usize>,
 }
 
@@ -229,16 +238,46 @@ impl Engine {
 
     /// Moderates one string, as `wordgate check` does.
     pub fn check_text(&self, text: &str) -> TextVerdict {
-        Scratch::with(|scratch| {
-            let mut hits = Vec::new();
-            self.scan(text, scratch, &mut hits);
-            verdict::decide_text(self, text, &hits)
-        })
+        let mut matches = Vec::new();
+        self.find(text, &mut matches);
+        verdict::decide_text(self, text, &matches)
+    }
+
+    /// Appends to `out` every match in `text` that survives word boundaries
+    /// and allow lists, in order of their start. Allocates nothing once this
+    /// thread has scanned a text of the size before (the folding buffers are
+    /// kept per thread).
+    pub fn find(&self, text: &str, out: &mut Vec<Match>) {
+        Scratch::with(|scratch| self.scan(text, scratch, out));
+    }
+
+    /// The verdict for a set of matches (of one text, or of every text of a
+    /// message).
+    pub fn decide<'m>(&self, matches: impl IntoIterator<Item = &'m Match>) -> Decision {
+        verdict::decide(self, matches)
+    }
+
+    /// A match as users see it: category, entry, span and the text it
+    /// covers; `field` says where the text was, when it came from a message.
+    pub fn hit(&self, text: &str, found: &Match, field: Option<String>) -> Hit {
+        verdict::render(self, text, found, field)
+    }
+
+    /// The character that masks the text of `found`, when its category's
+    /// action is `mask`.
+    pub fn mask_char(&self, found: &Match) -> Option<char> {
+        let category = self.category(found.category);
+        (category.action == Action::Mask).then_some(category.mask)
+    }
+
+    /// An entry as written in its dictionary.
+    pub fn entry(&self, index: u32) -> &str {
+        self.entries.get(index as usize).map_or("", String::as_str)
     }
 
     /// Finds every hit in `text` that survives boundaries and allow lists,
     /// as spans of the original text, in order of their start.
-    pub(crate) fn scan(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<SpanHit>) {
+    pub(crate) fn scan(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<Match>) {
         if scratch.normalized.len() < self.profiles.len() {
             scratch.normalized.resize_with(self.profiles.len(), Normalized::default);
         }
@@ -271,7 +310,7 @@ impl Engine {
             profile.block.find_all(normalized.text(text), &mut scratch.raw);
             for hit in &scratch.raw {
                 let (start, end) = normalized.original_span(text, hit.start, hit.end);
-                out.push(SpanHit { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
+                out.push(Match { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
             }
         }
         if out.len() == first_new {
@@ -299,12 +338,9 @@ impl Engine {
         out[first_new..].sort_by_key(|hit| (hit.span.start, hit.span.end));
     }
 
-    pub(crate) fn category(&self, index: u32) -> &Category {
+    /// The category at `index` (as in [`Match::category`]).
+    pub fn category(&self, index: u32) -> &Category {
         &self.categories[index as usize]
-    }
-
-    pub(crate) fn entry_text(&self, hit: &SpanHit) -> &str {
-        self.entries.get(hit.entry as usize).map_or("", String::as_str)
     }
 }
 
@@ -509,30 +545,6 @@ fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].chars().next_back();
     let after = text[end..].chars().next();
     !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
-}
-
-/// Letters and digits of alphabetic scripts. CJK characters are not word
-/// characters: Chinese puts no spaces between words, so `你ass好` has `ass`
-/// as a word of its own.
-pub(crate) fn is_word_char(ch: char) -> bool {
-    if ch.is_ascii() {
-        return ch.is_ascii_alphanumeric();
-    }
-    ch.is_alphanumeric() && !is_cjk(ch)
-}
-
-fn is_cjk(ch: char) -> bool {
-    matches!(ch,
-        '\u{2E80}'..='\u{2FDF}'   // radicals
-        | '\u{3040}'..='\u{30FF}' // kana
-        | '\u{3100}'..='\u{31FF}' // bopomofo, Hangul compatibility jamo, kana ext.
-        | '\u{3400}'..='\u{4DBF}' // extension A
-        | '\u{4E00}'..='\u{9FFF}' // unified ideographs
-        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
-        | '\u{F900}'..='\u{FAFF}' // compatibility ideographs
-        | '\u{FF66}'..='\u{FF9F}' // half-width kana
-        | '\u{20000}'..='\u{3FFFF}' // extensions B and later
-    )
 }
 
 /// The first position after `at` where a whole word could start: just past

@@ -5,6 +5,7 @@
 //! happens on the folded text, but masks must land on what the sender typed,
 //! so every folded byte remembers the original character it came from.
 
+use super::chars::is_invisible;
 use super::steps::{fold_units, Steps, Unit};
 
 /// Text after folding, plus where each of its bytes came from.
@@ -210,26 +211,6 @@ fn fold_width(ch: char) -> char {
         '\u{3000}' => ' ',
         _ => ch,
     }
-}
-
-/// Characters that render as nothing and are used to split words unseen.
-pub fn is_invisible(ch: char) -> bool {
-    matches!(
-        ch,
-        '\u{00AD}'              // soft hyphen
-        | '\u{034F}'            // combining grapheme joiner
-        | '\u{061C}'            // Arabic letter mark
-        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
-        | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
-        | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner, LRM, RLM
-        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-        | '\u{2066}'..='\u{206F}' // bidi isolates, deprecated format characters
-        | '\u{FE00}'..='\u{FE0F}' // variation selectors
-        | '\u{FEFF}'            // zero-width no-break space (BOM)
-        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}' // tag characters
-        | '\u{E0100}'..='\u{E01EF}' // variation selectors supplement
-    )
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::normalize::{is_invisible, push_folded};
+use super::chars::{is_cjk, is_clause_break, is_ideograph, is_invisible, is_noise};
+use super::normalize::push_folded;
 
 /// A set of folding steps.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -157,7 +158,7 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
             units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
             continue;
         }
-        if is_cjk_ideograph(ch) && !(numbers && number(ch).is_some()) {
+        if is_ideograph(ch) && !(numbers && number(ch).is_some()) {
             let folded = match table {
                 Some(table) => simplified_in(table, ch),
                 None => ch,
@@ -204,7 +205,7 @@ fn fold_char(ch: char, steps: Steps) -> char {
             return digit;
         }
     }
-    if is_cjk_ideograph(ch) {
+    if is_ideograph(ch) {
         if steps.contains(Steps::SIMPLIFIED) {
             return simplified(ch);
         }
@@ -216,10 +217,6 @@ fn fold_char(ch: char, steps: Steps) -> char {
         }
     }
     ch
-}
-
-fn is_cjk_ideograph(ch: char) -> bool {
-    matches!(ch, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}')
 }
 
 /// The simplified form of a traditional character (itself otherwise).
@@ -284,18 +281,13 @@ pub fn traditional_of(ch: char) -> Option<char> {
 /// turns emoji and whole symbols into letters (`😀` → `o`), which in chat
 /// text would invent words.
 fn confusable(ch: char) -> Option<char> {
-    if is_cjk_or_kana(ch) {
+    if is_cjk(ch) {
         return None;
     }
     match decancer::cure_char(ch, decancer::Options::default()) {
         decancer::Translation::Character(latin) if latin.is_ascii_alphanumeric() => Some(latin),
         _ => None,
     }
-}
-
-fn is_cjk_or_kana(ch: char) -> bool {
-    matches!(ch, '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}')
-        || ch as u32 >= 0x20000
 }
 
 /// Circled, parenthesised and Chinese numerals.
@@ -373,24 +365,6 @@ fn fold_leet(units: &mut [Unit], apply: bool) -> bool {
     changed
 }
 
-/// Spaces, punctuation, symbols and emoji: what evaders put between the
-/// characters of a word.
-pub fn is_noise(ch: char) -> bool {
-    if ch.is_ascii() {
-        return !ch.is_ascii_alphanumeric();
-    }
-    if is_cjk_ideograph(ch) {
-        return false;
-    }
-    !ch.is_alphanumeric()
-}
-
-/// CJK clause punctuation ends clauses in ordinary text; joining across it
-/// would invent words (`去赌。博物馆` is not `赌博`).
-fn is_clause_break(ch: char) -> bool {
-    matches!(ch, '，' | '。' | '！' | '？' | '；' | '：' | '、' | '｡' | '､')
-}
-
 fn is_latin_letter(ch: char) -> bool {
     ch.is_ascii_alphabetic()
 }
@@ -418,7 +392,7 @@ fn skip_noise(units: &mut Vec<Unit>) {
             continue;
         }
         let (left, right) = (gap_start - 1, i);
-        let joins = (is_cjk_ideograph(units[left].ch) && is_cjk_ideograph(units[right].ch))
+        let joins = (is_ideograph(units[left].ch) && is_ideograph(units[right].ch))
             || (is_single_letter(units, left) && is_single_letter(units, right));
         if joins {
             for unit in &mut units[gap_start..i] {
@@ -446,7 +420,7 @@ fn collapse_repeats(units: &mut Vec<Unit>) {
         while j < units.len() && units[j].ch == unit.ch {
             j += 1;
         }
-        if j - i >= 3 && (unit.ch.is_alphabetic() || is_cjk_ideograph(unit.ch)) {
+        if j - i >= 3 && (unit.ch.is_alphabetic() || is_ideograph(unit.ch)) {
             units[write] = Unit { end: units[j - 1].end, ..unit };
             write += 1;
         } else {

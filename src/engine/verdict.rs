@@ -1,5 +1,5 @@
-//! Turning hits into a verdict: which action wins, which code and info go
-//! with it, and how masked text is rewritten.
+//! Turning matches into a decision: which action wins, which category's
+//! code and info go with a reject, and how masked text is rewritten.
 //!
 //! Severity is reject > discard > mask > review > allow: the most severe
 //! category hit anywhere in the message decides. When several reject
@@ -10,9 +10,8 @@
 use std::ops::Range;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::{Action, Channel, Engine, SpanHit};
+use super::{Action, Engine, Match};
 
 /// One dictionary hit, as reported to users.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,75 +50,37 @@ pub struct TextVerdict {
     pub hits: Vec<Hit>,
 }
 
-/// The verdict for a whole message.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
+/// What a set of matches decides: the winning action and, for a reject,
+/// the category whose code and info answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
     /// The winning action, `allow` when nothing hit.
-    pub decision: Action,
-    /// The `ErrorCode` to answer.
-    pub error_code: u32,
-    /// The `ErrorInfo` to answer.
-    pub error_info: String,
-    /// Every hit in every field, in message order.
-    pub hits: Vec<Hit>,
-    /// For `mask`: what to send back instead.
-    pub rewrite: Option<Rewrite>,
+    pub action: Action,
+    /// For `reject`: the first rejecting category in priority order.
+    pub reject: Option<u32>,
 }
 
-/// A masked message: the whole `MsgBody`, and `CloudCustomData` when it
-/// changed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rewrite {
-    /// The rewritten `MsgBody`, identical to the input but for masked
-    /// characters.
-    pub msg_body: Value,
-    /// The rewritten top-level `CloudCustomData`, when it had masked words.
-    pub cloud_custom_data: Option<String>,
-}
-
-/// The decision and what goes with it, before hits are rendered.
-pub(crate) struct Outcome {
-    pub decision: Action,
-    pub error_code: u32,
-    pub error_info: String,
-}
-
-/// Picks the verdict for a set of hits.
-pub(crate) fn outcome<'h>(
-    engine: &Engine,
-    hits: impl Iterator<Item = &'h SpanHit>,
-    channel: Channel,
-) -> Outcome {
-    let mut decision = Action::Allow;
-    let mut first_reject: Option<u32> = None;
-    for hit in hits {
-        let action = engine.category(hit.category).action;
-        decision = decision.max(action);
-        if action == Action::Reject {
-            first_reject = Some(first_reject.map_or(hit.category, |c| c.min(hit.category)));
+/// Picks the decision for a set of matches.
+pub(crate) fn decide<'m>(engine: &Engine, matches: impl IntoIterator<Item = &'m Match>) -> Decision {
+    let mut action = Action::Allow;
+    let mut reject: Option<u32> = None;
+    for found in matches {
+        let category_action = engine.category(found.category).action;
+        action = action.max(category_action);
+        if category_action == Action::Reject {
+            reject = Some(reject.map_or(found.category, |c| c.min(found.category)));
         }
     }
-    match (decision, first_reject) {
-        (Action::Reject, Some(index)) => {
-            let category = engine.category(index);
-            let code = match channel {
-                Channel::Group => category.group_code,
-                Channel::OfficialAccount | Channel::C2C => category.code,
-            };
-            Outcome { decision, error_code: code.unwrap_or(1), error_info: category.info.clone() }
-        }
-        (Action::Discard, _) => Outcome { decision, error_code: 2, error_info: String::new() },
-        _ => Outcome { decision, error_code: 0, error_info: String::new() },
-    }
+    Decision { action, reject: if action == Action::Reject { reject } else { None } }
 }
 
 /// Renders a hit for users.
-pub(crate) fn render(engine: &Engine, text: &str, hit: &SpanHit, field: Option<String>) -> Hit {
+pub(crate) fn render(engine: &Engine, text: &str, hit: &Match, field: Option<String>) -> Hit {
     let category = engine.category(hit.category);
     Hit {
         category: category.name.clone(),
         action: category.action,
-        entry: engine.entry_text(hit).to_string(),
+        entry: engine.entry(hit.entry).to_string(),
         field,
         start: hit.span.start,
         end: hit.span.end,
@@ -131,7 +92,7 @@ pub(crate) fn render(engine: &Engine, text: &str, hit: &SpanHit, field: Option<S
 /// characters.
 pub(crate) fn mask_spans<'h>(
     engine: &Engine,
-    hits: impl Iterator<Item = &'h SpanHit>,
+    hits: impl Iterator<Item = &'h Match>,
 ) -> Vec<(Range<usize>, char)> {
     hits.filter_map(|hit| {
         let category = engine.category(hit.category);
@@ -154,17 +115,22 @@ pub fn mask(text: &str, spans: &[(Range<usize>, char)]) -> String {
     out
 }
 
-pub(crate) fn decide_text(engine: &Engine, text: &str, hits: &[SpanHit]) -> TextVerdict {
-    let outcome = outcome(engine, hits.iter(), Channel::OfficialAccount);
-    let delivered = if outcome.decision == Action::Mask {
+pub(crate) fn decide_text(engine: &Engine, text: &str, hits: &[Match]) -> TextVerdict {
+    let decision = decide(engine, hits);
+    let (error_code, error_info) = match decision.reject.map(|index| engine.category(index)) {
+        Some(category) => (category.code.unwrap_or(1), category.info.clone()),
+        None if decision.action == Action::Discard => (2, String::new()),
+        None => (0, String::new()),
+    };
+    let delivered = if decision.action == Action::Mask {
         mask(text, &mask_spans(engine, hits.iter()))
     } else {
         text.to_string()
     };
     TextVerdict {
-        decision: outcome.decision,
-        error_code: outcome.error_code,
-        error_info: outcome.error_info,
+        decision: decision.action,
+        error_code,
+        error_info,
         text: delivered,
         hits: hits.iter().map(|hit| render(engine, text, hit, None)).collect(),
     }

@@ -9,6 +9,10 @@ use std::error::Error as StdError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Body;
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 /// Why a body could not be read.
@@ -22,8 +26,18 @@ pub enum BodyError {
     Read(Box<dyn StdError + Send + Sync>),
 }
 
-/// Collects `body`, at most `limit` bytes, before `deadline`.
-pub async fn collect<B>(body: B, limit: usize, deadline: Instant) -> Result<Bytes, BodyError>
+/// Collects `body`, at most `limit` bytes, within `budget` of `started`.
+///
+/// A callback body is small and usually arrives with its headers, so the
+/// body is first polled once as it is: only a body still on its way gets a
+/// timer for the deadline (registering one, and reading the clock for it,
+/// cost more than the rest of the shell).
+pub async fn collect<B>(
+    body: B,
+    limit: usize,
+    started: std::time::Instant,
+    budget: Duration,
+) -> Result<Bytes, BodyError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -32,11 +46,22 @@ where
     if body.size_hint().lower() > limit as u64 {
         return Err(BodyError::TooLarge);
     }
-    match tokio::time::timeout_at(deadline, Limited::new(body, limit).collect()).await {
-        Err(_) => Err(BodyError::TimedOut),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Ok(Err(err)) => Err(BodyError::Read(err)),
+    let mut collecting = std::pin::pin!(Limited::new(body, limit).collect());
+    let first = std::future::poll_fn(|cx| Poll::Ready(collecting.as_mut().poll(cx))).await;
+    let collected = match first {
+        Poll::Ready(collected) => collected,
+        Poll::Pending => {
+            let deadline = Instant::from_std(started) + budget;
+            match tokio::time::timeout_at(deadline, collecting).await {
+                Err(_) => return Err(BodyError::TimedOut),
+                Ok(collected) => collected,
+            }
+        }
+    };
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(err) => Err(BodyError::Read(err)),
     }
 }
 
@@ -44,15 +69,16 @@ where
 mod tests {
     use super::*;
     use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use std::time::Duration;
+    use std::task::Context;
 
     use http_body_util::Full;
     use hyper::body::Frame;
 
-    fn soon() -> Instant {
-        Instant::now() + Duration::from_secs(5)
+    fn now() -> std::time::Instant {
+        std::time::Instant::now()
     }
+
+    const SOON: Duration = Duration::from_secs(5);
 
     /// A body of chunks with no size hint, like a chunked request; `None`
     /// chunks never arrive.
@@ -82,19 +108,19 @@ mod tests {
     #[tokio::test]
     async fn limits() {
         let body = Full::new(Bytes::from_static(b"0123456789"));
-        assert!(matches!(collect(body.clone(), 10, soon()).await, Ok(bytes) if bytes.len() == 10));
-        assert!(matches!(collect(body, 9, soon()).await, Err(BodyError::TooLarge)));
+        assert!(matches!(collect(body.clone(), 10, now(), SOON).await, Ok(bytes) if bytes.len() == 10));
+        assert!(matches!(collect(body, 9, now(), SOON).await, Err(BodyError::TooLarge)));
 
         let streamed = Chunked(vec![Some(b"abc"); 3]);
-        assert!(matches!(collect(streamed, 9, soon()).await, Ok(bytes) if bytes.len() == 9));
+        assert!(matches!(collect(streamed, 9, now(), SOON).await, Ok(bytes) if bytes.len() == 9));
         let streamed = Chunked(vec![Some(b"abc"); 4]);
-        assert!(matches!(collect(streamed, 10, soon()).await, Err(BodyError::TooLarge)));
+        assert!(matches!(collect(streamed, 10, now(), SOON).await, Err(BodyError::TooLarge)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn deadline() {
         let stalled = Chunked(vec![Some(b"abc"), None]);
-        let result = collect(stalled, 10, Instant::now() + Duration::from_millis(500)).await;
+        let result = collect(stalled, 10, now(), Duration::from_millis(500)).await;
         assert!(matches!(result, Err(BodyError::TimedOut)));
     }
 }

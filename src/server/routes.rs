@@ -15,7 +15,7 @@
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -24,13 +24,14 @@ use http_body_util::Full;
 use hyper::body::Body;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tracing::{debug, field, info_span, warn, Instrument};
+use tracing::{debug, warn};
 
 use super::body::{self, BodyError};
 use super::AppState;
 use crate::metrics::{self, Levels};
 use crate::reload::{self, Trigger, WaitError};
-use crate::webhook::{error_body, Outcome, Reply};
+use crate::tencent::json;
+use crate::webhook::{Outcome, Reply};
 
 /// The peer of the connection a request came on, put in the request's
 /// extensions by the accept loop. A request without one (built in-process)
@@ -54,16 +55,7 @@ where
     let method = request.method();
     if path == state.settings.webhook_path {
         if method == Method::POST {
-            // One span per callback: logs inside it carry the command and,
-            // once decided, the verdict. Never the message text.
-            let span = info_span!(
-                "request",
-                method = %method,
-                path = %path,
-                command = field::Empty,
-                verdict = field::Empty
-            );
-            return webhook(state, request).instrument(span).await;
+            return webhook(state, request).await;
         }
         return not_allowed(method, path, "POST");
     }
@@ -85,10 +77,12 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
-    // The budget runs from here: headers are in, the answer is due.
+    // The budget runs from here: headers are in, the answer is due. This
+    // and the webhook's reading of the elapsed time are the request's only
+    // clock reads, unless `Sign` is checked (the wall clock) or the body is
+    // slow to arrive (the deadline's timer).
     let started = Instant::now();
-    let deadline = tokio::time::Instant::from_std(started) + state.webhook.budget();
-    let now = state.now();
+    let now = if state.webhook.needs_clock() { state.now() } else { SystemTime::UNIX_EPOCH };
     let (parts, body) = request.into_parts();
 
     // Who is calling is in the query string: refuse strangers before
@@ -97,11 +91,9 @@ where
         Ok(authorized) => authorized,
         Err(reply) => return answer(reply),
     };
-    let span = tracing::Span::current();
-    if let Some(command) = authorized.command() {
-        span.record("command", command);
-    }
-    let reply = match body::collect(body, state.settings.max_body_bytes, deadline).await {
+    let reply = match body::collect(body, state.settings.max_body_bytes, started, state.webhook.budget())
+        .await
+    {
         Ok(bytes) => {
             // Exactly one load per request; the guard is dropped at the end
             // of this block, before anything else is awaited.
@@ -121,29 +113,58 @@ where
             return error(StatusCode::BAD_REQUEST, &format!("the body could not be read: {err}"));
         }
     };
-    span.record("verdict", outcome_name(reply.outcome));
+    // Events name the callback themselves: a span per request cost more
+    // than the rest of the shell at the default level, where nothing logs.
+    let command = authorized.command().unwrap_or("");
+    let verdict = outcome_name(reply.outcome);
     match reply.outcome {
         Outcome::FailPolicy(reason) => warn!(
+            command,
+            verdict,
             ?reason,
             policy = state.webhook.fail_policy().as_str(),
-            elapsed = ?started.elapsed(),
             "answered by the fail policy"
         ),
-        outcome => debug!(?outcome, status = reply.status.as_u16(), elapsed = ?started.elapsed(), "callback"),
+        outcome => debug!(command, verdict, ?outcome, status = status(&reply).as_u16(), "callback"),
     }
     answer(reply)
 }
 
-/// The verdict as the request span shows it: the answer's, so in shadow
-/// mode `allow`, with the real verdict in the audit.
+/// The verdict as logs show it: the answer's, so in shadow mode `allow`,
+/// with the real verdict in the audit.
 fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Moderated { decision, .. } => decision.as_str(),
         Outcome::Exempt => "exempt",
         Outcome::AfterSend | Outcome::UnknownCommand => "acknowledged",
         Outcome::FailPolicy(_) => "fail_policy",
-        Outcome::Unauthorized => "unauthorized",
+        Outcome::UnknownApp | Outcome::BadSignature => "unauthorized",
         Outcome::BadRequest => "error",
+    }
+}
+
+/// The HTTP status of a webhook answer: 200 for every answer Tencent reads
+/// an `ErrorCode` from, 403 for a caller that is not one of our apps, 401
+/// for a bad signature, 400 for a malformed request.
+pub fn status(reply: &Reply) -> StatusCode {
+    match reply.outcome {
+        Outcome::UnknownApp => StatusCode::FORBIDDEN,
+        Outcome::BadSignature => StatusCode::UNAUTHORIZED,
+        Outcome::BadRequest => StatusCode::BAD_REQUEST,
+        Outcome::Moderated { .. }
+        | Outcome::Exempt
+        | Outcome::AfterSend
+        | Outcome::UnknownCommand
+        | Outcome::FailPolicy(_) => StatusCode::OK,
+    }
+}
+
+/// A webhook answer as status and body: the JSON error for a refusal.
+pub fn status_and_body(reply: Reply) -> (StatusCode, Bytes) {
+    let status = status(&reply);
+    match &reply.problem {
+        Some(problem) => (status, Bytes::from(error_body(status, problem))),
+        None => (status, reply.body),
     }
 }
 
@@ -294,11 +315,24 @@ fn error(status: StatusCode, message: &str) -> Response<ResponseBody> {
 }
 
 fn answer(reply: Reply) -> Response<ResponseBody> {
-    json_response(reply.status, reply.body)
+    let (status, body) = status_and_body(reply);
+    json_response(status, body)
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+/// The JSON error body every non-200 answer of this server carries:
+/// `{"error":"<message>","status":<code>}`.
+pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + message.len());
+    out.extend_from_slice(b"{\"error\":");
+    json::push_string(&mut out, message);
+    out.extend_from_slice(b",\"status\":");
+    out.extend_from_slice(status.as_u16().to_string().as_bytes());
+    out.push(b'}');
+    out
+}
+
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
