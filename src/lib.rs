@@ -3,37 +3,41 @@
 //!
 //! # Layout
 //!
+//! One callback, read top to bottom; arrows only point down, and
+//! [`config`], [`metrics`], [`audit`] and [`auth`] are leaves.
+//!
+//! - [`server`]: the hyper/tokio shell: the shared state, accept loop,
+//!   limits, routes (the one place that decides HTTP statuses), TLS,
+//!   graceful shutdown, and what `SIGHUP` does.
+//! - [`webhook`]: orchestration of one callback without a socket:
+//!   authorize → scan and moderate → policy (exemptions, shadow mode, fail
+//!   policy) → answer, count and record.
+//! - [`tencent`]: the protocol, pure: the only place Tencent's field names
+//!   and codes appear: the query string, the command table, the one-pass
+//!   body scanner (with JSON inside app-defined fields) and the answer,
+//!   spliced from the request's bytes for a mask.
 //! - [`engine`]: the pure core. Dictionary text → compiled [`Engine`] →
-//!   [`Verdict`]. No I/O, no clock, no globals; benchmarked, fuzzed and
-//!   property-tested without a socket.
-//! - [`dictionary_dir`]: reads a dictionary directory into sources (the only
-//!   file access the core's callers need).
-//! - [`cli`]: the `check` and `validate` commands.
-//! - [`webhook`]: the request path without a socket: query string and body
-//!   bytes in, status and JSON answer out (query parsing, authentication,
-//!   moderation, fail policy).
-//! - [`auth`]: `SdkAppid` and `Sign`/`RequestTime` checks, clock injected.
-//! - [`snapshot`]: the compiled dictionaries and what is known of them, the
-//!   unit that is swapped on reload.
+//!   [`Match`]es → [`Decision`]. No JSON, no Tencent, no I/O, no clock;
+//!   benchmarked, fuzzed and property-tested without a socket.
 //! - [`reload`]: live dictionaries: the directory watcher, `SIGHUP` and
 //!   `POST /admin/reload` triggers, debounced one-at-a-time rebuilds off the
 //!   request path, and the status `/healthz` shows; works on the snapshot
 //!   the server lends it and imports nothing of [`server`] or [`webhook`].
-//! - [`server`]: the hyper/tokio shell: the shared state, accept loop,
-//!   limits, routes, graceful shutdown, and what `SIGHUP` does.
-//! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags, and
-//!   the setting types others share (`FailPolicy`); imports only [`auth`].
-//! - [`healthcheck`]: `wordgate healthcheck`, the container image's probe.
-//! - [`memory`]: handing a dictionary build's freed scratch back to the
-//!   system.
+//! - [`snapshot`]: the compiled dictionaries and what is known of them, the
+//!   unit that is swapped on reload; [`dictionary_dir`] reads a directory
+//!   into sources.
 //! - [`audit`]: the audit record and its JSON line (pure);
 //!   [`audit_sink`]: the bounded queue, writer thread and rotated file that
 //!   carry the lines off the request path.
 //! - [`metrics`]: the request path's counters, the reload and audit counts,
-//!   and the Prometheus text exposition of `GET /metrics`; imports only
-//!   [`audit`]'s labels.
-//! - [`synthetic`]: seeded generators of dictionaries and chat text shared by
-//!   benches and tests.
+//!   and the Prometheus text exposition of `GET /metrics`.
+//! - [`config`]: settings from defaults, TOML, `WORDGATE_*` and flags, and
+//!   the setting types others share (`FailPolicy`).
+//! - [`auth`]: `SdkAppid` and `Sign`/`RequestTime` checks, clock injected.
+//! - [`cli`], [`eval`], [`healthcheck`]: the `check`, `validate`, `eval` and
+//!   `healthcheck` commands; [`memory`]: handing a build's freed scratch back
+//!   to the system; [`synthetic`]: seeded generators of dictionaries and
+//!   chat text shared by benches and tests.
 //!
 //! # Example
 //!

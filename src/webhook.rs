@@ -12,7 +12,7 @@
 //! 1. the query string parses (a repeated `SdkAppid`, `Sign`, `RequestTime`
 //!    or `CallbackCommand` is refused: which one would count is ambiguous);
 //! 2. [`Auth`]: `SdkAppid`, then `Sign` / `RequestTime`;
-//! 3. one scan of the body ([`crate::tencent::scan`]), which checks it and
+//! 3. one scan of the body ([`mod@crate::tencent::scan`]), which checks it and
 //!    hands each text to the engine as it goes; its `CallbackCommand`, if
 //!    present, must agree with the query's;
 //! 4. the command: a before-send callback is answered with its verdict (a

@@ -1,7 +1,7 @@
 //! Invariants of masking and verdicts, over generated dictionaries and text.
 
 use proptest::prelude::*;
-use wordgate::engine::normalize::fold;
+use wordgate::engine::fold::fold;
 use wordgate::{Action, DictionarySource, Engine};
 
 /// Characters chosen to collide: a few Latin letters in both cases and

@@ -13,6 +13,7 @@
 
 pub mod chars;
 pub mod dictionary;
+pub mod fold;
 pub mod literal;
 pub mod normalize;
 mod rules;

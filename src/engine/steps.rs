@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use super::chars::{is_cjk, is_clause_break, is_ideograph, is_invisible, is_noise};
-use super::normalize::push_folded;
+use super::fold::push_folded;
 
 /// A set of folding steps.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

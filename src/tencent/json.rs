@@ -1,7 +1,7 @@
 //! JSON at the byte level: string tokens, their escapes, and the map from a
 //! decoded string back to the bytes it was decoded from.
 //!
-//! The body scanner ([`super::scan`]) and the payload reader
+//! The body scanner ([`mod@super::scan`]) and the payload reader
 //! ([`super::payload`]) read JSON through these, so both accept exactly RFC
 //! 8259's grammar and both can say, for any character of a decoded string,
 //! which bytes of the source wrote it: that is what lets a mask replace only

@@ -6,7 +6,7 @@
 //! 1. [`query`]: the query string (`SdkAppid`, `CallbackCommand`, `Sign`…);
 //! 2. [`command`]: the command table (what a command asks, whose field names
 //!    its sender, which reject codes it may answer);
-//! 3. [`scan`]: one pass over the body bytes that checks it and hands every
+//! 3. [`mod@scan`]: one pass over the body bytes that checks it and hands every
 //!    text a recipient can see to a [`scan::Sink`], with [`payload`] for JSON
 //!    inside app-defined fields and [`json`] for the tokens;
 //! 4. [`Moderation`]: the sink that runs each text through the engine and
