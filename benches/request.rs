@@ -1,7 +1,8 @@
 //! The whole webhook request path without a socket: query string and body
 //! bytes in, status and response bytes out. That is query parsing, the
-//! `SdkAppid` (and, in `signed`, `Sign`) check, JSON parsing of the body,
-//! moderation against 100k dictionary entries, and serialising the answer:
+//! `SdkAppid` (and, in `signed`, `Sign`) check, the one scan of the body
+//! that checks it and hands its texts to the engine (100k dictionary
+//! entries), and the answer (spliced from the request for a mask):
 //! everything `wordgate serve` does per callback except HTTP framing.
 //!
 //! Group `request`, one case per before-send callback, each on the

@@ -76,4 +76,3 @@ fn fold_width(ch: char) -> char {
         _ => ch,
     }
 }
-

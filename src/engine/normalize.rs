@@ -6,7 +6,7 @@
 //! so every folded byte remembers the original character it came from.
 
 use super::fold::{folds_to_itself, push_folded};
-use super::steps::{fold_units, Steps, Unit};
+use super::steps::{fold_units, folds_to_itself_ascii, Steps, Unit};
 
 /// Text after folding, plus where each of its bytes came from.
 ///
@@ -72,6 +72,13 @@ impl Normalized {
     pub(crate) fn fold_with(&mut self, original: &str, steps: Steps, units: &mut Vec<Unit>) -> bool {
         if steps == Steps::NONE {
             self.fold_into(original);
+            return false;
+        }
+        if folds_to_itself_ascii(original) {
+            self.text.clear();
+            self.origin.clear();
+            self.origin_end.clear();
+            self.identity = true;
             return false;
         }
         self.text.clear();

@@ -77,6 +77,20 @@ pub struct Token {
     pub escaped: bool,
 }
 
+/// The bytes that end a run of plain string content: `"`, `\\` and the
+/// control characters.
+static STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        stops[byte] = true;
+        byte += 1;
+    }
+    stops[b'"' as usize] = true;
+    stops[b'\\' as usize] = true;
+    stops
+};
+
 /// Reads the string token whose opening quote is at `at`: checks every
 /// escape and refuses raw control characters, as RFC 8259 does. Returns the
 /// token; its closing quote is at `token.end`.
@@ -85,13 +99,9 @@ pub fn string_token(bytes: &[u8], at: usize) -> Result<Token, SyntaxError> {
     let mut i = start;
     let mut escaped = false;
     loop {
-        // The common case: a run of plain bytes.
-        while let Some(&byte) = bytes.get(i) {
-            if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                break;
-            }
-            i += 1;
-        }
+        // The common case: a run of plain bytes, found with a table (a
+        // third of the instructions of comparing each byte three ways).
+        i += bytes.get(i..).map_or(0, |rest| rest.iter().take_while(|&&byte| !STOPS[byte as usize]).count());
         match bytes.get(i) {
             None => return Err(SyntaxError { message: "EOF while parsing a string", at: bytes.len() }),
             Some(b'"') => return Ok(Token { start, end: i, escaped }),
