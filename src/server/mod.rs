@@ -260,11 +260,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
             debug!(%peer, cause = %err, "could not set TCP_NODELAY");
         }
         let service_state = Arc::clone(&state);
-        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let state = Arc::clone(&service_state);
             // Who is calling, for the routes that care (`/admin/reload`).
-            request.extensions_mut().insert(routes::Peer(peer));
-            async move { Ok::<_, Infallible>(routes::route(&state, request).await) }
+            async move { Ok::<_, Infallible>(routes::route(&state, Some(routes::Peer(peer)), request).await) }
         });
         // Registered with the drain now, before the handshake, so a
         // connection accepted just before shutdown is still waited for.
