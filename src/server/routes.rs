@@ -218,7 +218,11 @@ fn readyz(state: &AppState) -> Response<ResponseBody> {
 
 /// `POST /admin/reload`: reloads now and answers with the result. Only the
 /// request line and headers matter; a body is ignored.
-async fn admin_reload<B>(state: &AppState, peer: Option<Peer>, request: &Request<B>) -> Response<ResponseBody> {
+async fn admin_reload<B>(
+    state: &AppState,
+    peer: Option<Peer>,
+    request: &Request<B>,
+) -> Response<ResponseBody> {
     if let Some(refused) = admin_refusal(state, peer, request) {
         return refused;
     }
@@ -257,7 +261,11 @@ async fn admin_reload<B>(state: &AppState, peer: Option<Peer>, request: &Request
 /// With an admin token configured, `Authorization: Bearer <token>` is
 /// required from every peer; without one, only loopback peers are answered.
 /// The answer for a caller who may not reload; `None` for one who may.
-fn admin_refusal<B>(state: &AppState, peer: Option<Peer>, request: &Request<B>) -> Option<Response<ResponseBody>> {
+fn admin_refusal<B>(
+    state: &AppState,
+    peer: Option<Peer>,
+    request: &Request<B>,
+) -> Option<Response<ResponseBody>> {
     match state.reloader.admin_token() {
         Some(token) => {
             let given = request
