@@ -217,7 +217,8 @@ pub struct Scanned<'b> {
     /// `MsgBody` included).
     pub shape: Option<ShapeError>,
     /// Offsets of lone surrogate escapes (`\ud800`) in `MsgBody` and
-    /// `CloudCustomData`: an answer that echoes them writes `\ufffd`.
+    /// `CloudCustomData`, in keys as in values: an answer that echoes them
+    /// writes `\ufffd`.
     pub lone_surrogates: Vec<usize>,
 }
 
@@ -679,6 +680,7 @@ impl<'b> Scanner<'b> {
                         };
                     }
                     let token = json::string_token(self.bytes, at)?;
+                    self.note_lone_surrogates(token);
                     if let Strict::In(field) = strict {
                         self.unique(first, token, field)?;
                     }
@@ -825,6 +827,7 @@ impl<'b> Scanner<'b> {
                     .into());
                 }
                 let token = json::string_token(self.bytes, at)?;
+                self.note_lone_surrogates(token);
                 self.unique(first, token, "MsgBody")?;
                 let key = self.string(token);
                 at = self.ws(token.end + 1);
@@ -926,6 +929,7 @@ impl<'b> Scanner<'b> {
                 .into());
             }
             let token = json::string_token(self.bytes, at)?;
+            self.note_lone_surrogates(token);
             self.unique(first, token, "MsgBody")?;
             let key = self.string(token);
             at = self.ws(token.end + 1);
@@ -1009,6 +1013,7 @@ impl<'b> Scanner<'b> {
                 .into());
             }
             let token = json::string_token(self.bytes, at)?;
+            self.note_lone_surrogates(token);
             self.unique(first, token, "MsgBody")?;
             let key = self.string(token);
             at = self.ws(token.end + 1);
