@@ -744,7 +744,7 @@ impl<'b> Scanner<'b> {
 
     /// The string token at `at` is a text field: hand it to the sink (after
     /// reading it as a JSON payload when `payload` and it holds one).
-    fn text_field(&mut self, at: usize, payload: bool, sink: &mut impl Sink) -> Step<usize> {
+    fn text_field<S: Sink>(&mut self, at: usize, payload: bool, sink: &mut S) -> Step<usize> {
         let token = json::string_token(self.bytes, at)?;
         self.note_lone_surrogates(token);
         if !self.texts {
@@ -767,32 +767,63 @@ impl<'b> Scanner<'b> {
     }
 
     /// `MsgBody` (or a relayed message's): an array of elements.
-    fn msg_body(&mut self, at: usize, level: usize, sink: &mut impl Sink) -> Step<usize> {
+    fn msg_body<S: Sink>(&mut self, at: usize, level: usize, sink: &mut S) -> Step<usize> {
         if self.bytes.get(at) != Some(&b'[') {
             self.shape("must be an array of message elements");
             return self.value(at, level, Strict::In("MsgBody"));
         }
+        self.array(at, level, sink, |scanner, at, level, sink| scanner.element(at, level, sink))
+    }
+
+    /// The members of the object whose `{` is at `at`, at nesting `level`:
+    /// each key checked against the others of the object (errors naming
+    /// `field`) and decoded, its value read by `member`, which returns the
+    /// offset past it. Returns the offset past the `}`.
+    fn members<S: Sink>(
+        &mut self,
+        at: usize,
+        level: usize,
+        field: &'static str,
+        sink: &mut S,
+        mut member: impl FnMut(&mut Self, Cow<'b, str>, usize, &mut S) -> Step<usize>,
+    ) -> Step<usize> {
         if level > MAX_JSON_DEPTH {
             return Err(Fail::TooDeep(at));
         }
+        let first = self.keys.len();
         let mut at = self.ws(at + 1);
-        if self.bytes.get(at) == Some(&b']') {
+        if self.bytes.get(at) == Some(&b'}') {
             return Ok(at + 1);
         }
-        let mut index = 0u32;
         loop {
-            self.path.push(Segment::Index(index));
-            at = self.element(at, level + 1, sink)?;
-            self.path.pop();
-            index += 1;
+            match self.bytes.get(at) {
+                Some(b'"') => {}
+                Some(_) => return Err(SyntaxError { message: "key must be a string", at }.into()),
+                None => {
+                    return Err(
+                        SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() }.into()
+                    )
+                }
+            }
+            let token = json::string_token(self.bytes, at)?;
+            self.note_lone_surrogates(token);
+            self.unique(first, token, field)?;
+            let key = self.string(token);
+            at = self.ws(token.end + 1);
+            at = self.expect(at, b':', "expected `:`")?;
+            at = self.ws(at);
+            at = member(self, key, at, sink)?;
             at = self.ws(at);
             match self.bytes.get(at) {
                 Some(b',') => at = self.ws(at + 1),
-                Some(b']') => return Ok(at + 1),
-                Some(_) => return Err(SyntaxError { message: "expected `,` or `]`", at }.into()),
+                Some(b'}') => {
+                    self.keys.truncate(first);
+                    return Ok(at + 1);
+                }
+                Some(_) => return Err(SyntaxError { message: "expected `,` or `}`", at }.into()),
                 None => {
                     return Err(
-                        SyntaxError { message: "EOF while parsing a list", at: self.bytes.len() }.into()
+                        SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() }.into()
                     )
                 }
             }
@@ -800,101 +831,59 @@ impl<'b> Scanner<'b> {
     }
 
     /// One element: `MsgType` and `MsgContent`, in either order.
-    fn element(&mut self, at: usize, level: usize, sink: &mut impl Sink) -> Step<usize> {
+    fn element<S: Sink>(&mut self, at: usize, level: usize, sink: &mut S) -> Step<usize> {
         if self.bytes.get(at) != Some(&b'{') {
             self.shape("must be an object with MsgType and MsgContent");
             return self.value(at, level, Strict::In("MsgBody"));
         }
-        if level > MAX_JSON_DEPTH {
-            return Err(Fail::TooDeep(at));
-        }
-        let first = self.keys.len();
         let mut msg_type: Option<Result<Cow<'b, str>, ()>> = None;
         // MsgContent seen before MsgType: read again once the type is known.
         let mut content_at: Option<usize> = None;
         let mut content_is_object = false;
         let mut content_read = false;
-        let mut at = self.ws(at + 1);
-        if self.bytes.get(at) == Some(&b'}') {
-            at += 1;
-        } else {
-            loop {
-                if self.bytes.get(at) != Some(&b'"') {
-                    return Err(match self.bytes.get(at) {
-                        None => SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() },
-                        Some(_) => SyntaxError { message: "key must be a string", at },
+        let end = self.members(at, level, "MsgBody", sink, |scanner, key, at, sink| match key.as_ref() {
+            "MsgType" if scanner.bytes.get(at) == Some(&b'"') => {
+                let token = json::string_token(scanner.bytes, at)?;
+                scanner.note_lone_surrogates(token);
+                msg_type = Some(Ok(scanner.string(token)));
+                Ok(token.end + 1)
+            }
+            "MsgType" => {
+                msg_type = Some(Err(()));
+                scanner.value(at, level + 1, Strict::In("MsgBody"))
+            }
+            "MsgContent" => {
+                content_is_object = scanner.bytes.get(at) == Some(&b'{');
+                match &msg_type {
+                    Some(Ok(kind)) if content_is_object && !text_fields(kind).is_empty() => {
+                        let kind = kind.clone();
+                        content_read = true;
+                        scanner.path.push(Segment::Key("MsgContent"));
+                        let end = scanner.content(at, level + 1, &kind, sink)?;
+                        scanner.path.pop();
+                        Ok(end)
                     }
-                    .into());
-                }
-                let token = json::string_token(self.bytes, at)?;
-                self.note_lone_surrogates(token);
-                self.unique(first, token, "MsgBody")?;
-                let key = self.string(token);
-                at = self.ws(token.end + 1);
-                at = self.expect(at, b':', "expected `:`")?;
-                at = self.ws(at);
-                at = match key.as_ref() {
-                    "MsgType" if self.bytes.get(at) == Some(&b'"') => {
-                        let token = json::string_token(self.bytes, at)?;
-                        self.note_lone_surrogates(token);
-                        msg_type = Some(Ok(self.string(token)));
-                        token.end + 1
-                    }
-                    "MsgType" => {
-                        msg_type = Some(Err(()));
-                        self.value(at, level + 1, Strict::In("MsgBody"))?
-                    }
-                    "MsgContent" => {
-                        content_is_object = self.bytes.get(at) == Some(&b'{');
-                        match &msg_type {
-                            Some(Ok(kind)) if content_is_object && !text_fields(kind).is_empty() => {
-                                let kind = kind.clone();
-                                content_read = true;
-                                self.path.push(Segment::Key("MsgContent"));
-                                let end = self.content(at, level + 1, &kind, sink)?;
-                                self.path.pop();
-                                end
-                            }
-                            _ => {
-                                content_at = Some(at);
-                                self.value(at, level + 1, Strict::In("MsgBody"))?
-                            }
-                        }
-                    }
-                    _ => self.value(at, level + 1, Strict::In("MsgBody"))?,
-                };
-                at = self.ws(at);
-                match self.bytes.get(at) {
-                    Some(b',') => at = self.ws(at + 1),
-                    Some(b'}') => {
-                        at += 1;
-                        break;
-                    }
-                    Some(_) => return Err(SyntaxError { message: "expected `,` or `}`", at }.into()),
-                    None => {
-                        return Err(SyntaxError {
-                            message: "EOF while parsing an object",
-                            at: self.bytes.len(),
-                        }
-                        .into())
+                    _ => {
+                        content_at = Some(at);
+                        scanner.value(at, level + 1, Strict::In("MsgBody"))
                     }
                 }
             }
-        }
-        self.keys.truncate(first);
+            _ => scanner.value(at, level + 1, Strict::In("MsgBody")),
+        })?;
         let kind = match msg_type {
             Some(Ok(kind)) => kind,
             Some(Err(())) => {
                 self.shape("MsgType must be a string");
-                return Ok(at);
+                return Ok(end);
             }
             None => {
                 self.shape("MsgType is missing");
-                return Ok(at);
+                return Ok(end);
             }
         };
         if text_fields(&kind).is_empty() || content_read {
-            return Ok(at);
+            return Ok(end);
         }
         self.path.push(Segment::Key("MsgContent"));
         match content_at {
@@ -905,78 +894,38 @@ impl<'b> Scanner<'b> {
             _ => self.shape(format!("must be an object for {kind}")),
         }
         self.path.pop();
-        Ok(at)
+        Ok(end)
     }
 
     /// `MsgContent` of an element of type `kind`, which has text fields.
-    fn content(&mut self, at: usize, level: usize, kind: &str, sink: &mut impl Sink) -> Step<usize> {
-        if level > MAX_JSON_DEPTH {
-            return Err(Fail::TooDeep(at));
-        }
+    fn content<S: Sink>(&mut self, at: usize, level: usize, kind: &str, sink: &mut S) -> Step<usize> {
         let fields = text_fields(kind);
         let relay = kind == "TIMRelayElem";
-        let first = self.keys.len();
-        let mut at = self.ws(at + 1);
-        if self.bytes.get(at) == Some(&b'}') {
-            return Ok(at + 1);
-        }
-        loop {
-            if self.bytes.get(at) != Some(&b'"') {
-                return Err(match self.bytes.get(at) {
-                    None => SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() },
-                    Some(_) => SyntaxError { message: "key must be a string", at },
+        self.members(at, level, "MsgBody", sink, |scanner, key, at, sink| {
+            let opens = scanner.bytes.get(at).copied();
+            // Each text-bearing member is read with its key on the path.
+            let end = match fields.iter().find(|(name, _)| *name == key.as_ref()) {
+                Some(&(name, payload)) if opens == Some(b'"') => {
+                    scanner.path.push(Segment::Key(name));
+                    scanner.text_field(at, payload, sink)
                 }
-                .into());
-            }
-            let token = json::string_token(self.bytes, at)?;
-            self.note_lone_surrogates(token);
-            self.unique(first, token, "MsgBody")?;
-            let key = self.string(token);
-            at = self.ws(token.end + 1);
-            at = self.expect(at, b':', "expected `:`")?;
-            at = self.ws(at);
-            let is_string = self.bytes.get(at) == Some(&b'"');
-            let field = fields.iter().find(|(name, _)| *name == key.as_ref());
-            at = match field {
-                Some(&(name, payload)) if is_string => {
-                    self.path.push(Segment::Key(name));
-                    let end = self.text_field(at, payload, sink)?;
-                    self.path.pop();
-                    end
+                _ if relay && key == "AbstractList" && opens == Some(b'[') => {
+                    scanner.path.push(Segment::Key("AbstractList"));
+                    scanner.lines(at, level + 1, sink)
                 }
-                _ if relay && key == "AbstractList" && self.bytes.get(at) == Some(&b'[') => {
-                    self.path.push(Segment::Key("AbstractList"));
-                    let end = self.lines(at, level + 1, sink)?;
-                    self.path.pop();
-                    end
+                _ if relay && key == "MsgList" && opens == Some(b'[') => {
+                    scanner.path.push(Segment::Key("MsgList"));
+                    scanner.relayed(at, level + 1, sink)
                 }
-                _ if relay && key == "MsgList" && self.bytes.get(at) == Some(&b'[') => {
-                    self.path.push(Segment::Key("MsgList"));
-                    let end = self.relayed(at, level + 1, sink)?;
-                    self.path.pop();
-                    end
-                }
-                _ => self.value(at, level + 1, Strict::In("MsgBody"))?,
+                _ => return scanner.value(at, level + 1, Strict::In("MsgBody")),
             };
-            at = self.ws(at);
-            match self.bytes.get(at) {
-                Some(b',') => at = self.ws(at + 1),
-                Some(b'}') => {
-                    self.keys.truncate(first);
-                    return Ok(at + 1);
-                }
-                Some(_) => return Err(SyntaxError { message: "expected `,` or `}`", at }.into()),
-                None => {
-                    return Err(
-                        SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() }.into()
-                    )
-                }
-            }
-        }
+            scanner.path.pop();
+            end
+        })
     }
 
     /// A relay's `AbstractList`: each string is a text.
-    fn lines(&mut self, at: usize, level: usize, sink: &mut impl Sink) -> Step<usize> {
+    fn lines<S: Sink>(&mut self, at: usize, level: usize, sink: &mut S) -> Step<usize> {
         self.array(at, level, sink, |scanner, at, level, sink| {
             if scanner.bytes.get(at) == Some(&b'"') {
                 scanner.text_field(at, false, sink)
@@ -987,68 +936,30 @@ impl<'b> Scanner<'b> {
     }
 
     /// A relay's `MsgList`: each item's `MsgBody` and `CloudCustomData`.
-    fn relayed(&mut self, at: usize, level: usize, sink: &mut impl Sink) -> Step<usize> {
+    fn relayed<S: Sink>(&mut self, at: usize, level: usize, sink: &mut S) -> Step<usize> {
         self.array(at, level, sink, |scanner, at, level, sink| scanner.relayed_item(at, level, sink))
     }
 
-    fn relayed_item(&mut self, at: usize, level: usize, sink: &mut impl Sink) -> Step<usize> {
+    fn relayed_item<S: Sink>(&mut self, at: usize, level: usize, sink: &mut S) -> Step<usize> {
         if self.bytes.get(at) != Some(&b'{') {
             self.shape("must be an object");
             return self.value(at, level, Strict::In("MsgBody"));
         }
-        if level > MAX_JSON_DEPTH {
-            return Err(Fail::TooDeep(at));
-        }
-        let first = self.keys.len();
-        let mut at = self.ws(at + 1);
-        if self.bytes.get(at) == Some(&b'}') {
-            return Ok(at + 1);
-        }
-        loop {
-            if self.bytes.get(at) != Some(&b'"') {
-                return Err(match self.bytes.get(at) {
-                    None => SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() },
-                    Some(_) => SyntaxError { message: "key must be a string", at },
-                }
-                .into());
-            }
-            let token = json::string_token(self.bytes, at)?;
-            self.note_lone_surrogates(token);
-            self.unique(first, token, "MsgBody")?;
-            let key = self.string(token);
-            at = self.ws(token.end + 1);
-            at = self.expect(at, b':', "expected `:`")?;
-            at = self.ws(at);
-            at = match key.as_ref() {
+        self.members(at, level, "MsgBody", sink, |scanner, key, at, sink| {
+            let end = match key.as_ref() {
                 "MsgBody" => {
-                    self.path.push(Segment::Key("MsgBody"));
-                    let end = self.msg_body(at, level + 1, sink)?;
-                    self.path.pop();
-                    end
+                    scanner.path.push(Segment::Key("MsgBody"));
+                    scanner.msg_body(at, level + 1, sink)
                 }
-                "CloudCustomData" if self.bytes.get(at) == Some(&b'"') => {
-                    self.path.push(Segment::Key("CloudCustomData"));
-                    let end = self.text_field(at, true, sink)?;
-                    self.path.pop();
-                    end
+                "CloudCustomData" if scanner.bytes.get(at) == Some(&b'"') => {
+                    scanner.path.push(Segment::Key("CloudCustomData"));
+                    scanner.text_field(at, true, sink)
                 }
-                _ => self.value(at, level + 1, Strict::In("MsgBody"))?,
+                _ => return scanner.value(at, level + 1, Strict::In("MsgBody")),
             };
-            at = self.ws(at);
-            match self.bytes.get(at) {
-                Some(b',') => at = self.ws(at + 1),
-                Some(b'}') => {
-                    self.keys.truncate(first);
-                    return Ok(at + 1);
-                }
-                Some(_) => return Err(SyntaxError { message: "expected `,` or `}`", at }.into()),
-                None => {
-                    return Err(
-                        SyntaxError { message: "EOF while parsing an object", at: self.bytes.len() }.into()
-                    )
-                }
-            }
-        }
+            scanner.path.pop();
+            end
+        })
     }
 
     /// An array at `at` whose items are read by `item`, with their indexes
