@@ -405,12 +405,16 @@ pub fn scan(data: &[u8]) -> bool {
     if scanned.shape.is_some() {
         return true;
     }
+    // In body order, as the scanner hands them over.
     let mut expected = Vec::new();
-    if let Some(body) = request.get("MsgBody") {
-        reference_body(body, "MsgBody", &mut expected);
-    }
-    if let Some(Value::String(data)) = request.get("CloudCustomData") {
-        reference_text("CloudCustomData", data, true, &mut expected);
+    for (key, value) in request.as_object().into_iter().flatten() {
+        match (key.as_str(), value) {
+            ("MsgBody", body) => reference_body(body, "MsgBody", &mut expected),
+            ("CloudCustomData", Value::String(data)) => {
+                reference_text("CloudCustomData", data, true, &mut expected)
+            }
+            _ => {}
+        }
     }
     // Payload strings: serde_json keeps the last of repeated keys, the
     // scanner hands over every one, so compare field by field as sets.
