@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::engine::chars::is_ideograph;
 use crate::engine::steps::traditional_of;
 use crate::engine::{Action, Engine};
 use crate::synthetic::Rng;
@@ -87,14 +88,10 @@ fn leet_of(letter: char) -> Option<&'static str> {
     })
 }
 
-fn is_cjk(ch: char) -> bool {
-    ('\u{3400}'..='\u{9FFF}').contains(&ch)
-}
-
 /// The evasions of one entry that apply to it.
 fn evasions(entry: &str, rng: &mut Rng) -> Vec<(&'static str, String)> {
     let chars: Vec<char> = entry.chars().collect();
-    let cjk = chars.iter().any(|&c| is_cjk(c));
+    let cjk = chars.iter().any(|&c| is_ideograph(c));
     let mut out = Vec::new();
     out.push(("plain", entry.to_string()));
     if cjk {
@@ -192,7 +189,7 @@ pub fn positives(engine: &Engine, seed: u64) -> Vec<Case> {
             continue;
         }
         for (evasion, spelt) in evasions(entry, &mut rng) {
-            let cjk = spelt.chars().any(is_cjk);
+            let cjk = spelt.chars().any(is_ideograph);
             let contexts = if cjk { CJK_CONTEXTS } else { LATIN_CONTEXTS };
             let (before, after) = contexts[rng.below(contexts.len())];
             cases.push(Case {
@@ -351,4 +348,206 @@ impl fmt::Display for Report {
             self.negatives,
         )
     }
+}
+
+/// A case of the third-party set: copied from a public source outside this
+/// project (another filter's tests or issue threads), with that source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcedCase {
+    /// The source expects a hit (`hit`) or none (`clean`).
+    pub expect_hit: bool,
+    /// How the text is spelt (`leet`, `noise`, …) or what trap it is
+    /// (`substring-trap`, `boundary-trap`, …).
+    pub technique: String,
+    /// The listed word it should hit (or could be mistaken for).
+    pub word: String,
+    /// `owner/repo@commit:path#Lline` or `owner/repo#issue`.
+    pub source: String,
+    /// The message.
+    pub text: String,
+    /// `en` or `zh`: whether the text has Chinese characters.
+    pub language: &'static str,
+}
+
+/// Reads a third-party case file: `expect TAB technique TAB word TAB
+/// source TAB text` per line, blank and `#` lines skipped. A malformed line
+/// is an error naming `file` and the line.
+pub fn sourced_cases(file: &str, text: &str) -> Result<Vec<SourcedCase>, String> {
+    let mut cases = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.splitn(5, '\t').collect();
+        let [expect, technique, word, source, text] = fields[..] else {
+            return Err(format!("{file}:{}: expected 5 tab-separated fields", index + 1));
+        };
+        let expect_hit = match expect {
+            "hit" => true,
+            "clean" => false,
+            _ => return Err(format!("{file}:{}: expected `hit` or `clean`, found {expect:?}", index + 1)),
+        };
+        if source.trim().is_empty() || text.is_empty() {
+            return Err(format!("{file}:{}: a case needs a source and a text", index + 1));
+        }
+        let language = if text.chars().any(is_ideograph) { "zh" } else { "en" };
+        cases.push(SourcedCase {
+            expect_hit,
+            technique: technique.to_string(),
+            word: word.to_string(),
+            source: source.to_string(),
+            text: text.to_string(),
+            language,
+        });
+    }
+    Ok(cases)
+}
+
+/// One row of the third-party table: a language and a technique.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TechniqueRow {
+    /// `en` or `zh`.
+    pub language: &'static str,
+    /// The technique (or trap).
+    pub technique: String,
+    /// Whether the cases of this row expect hits.
+    pub expect_hit: bool,
+    /// Cases in the row.
+    pub cases: usize,
+    /// Cases that got a hit (caught positives, or false positives).
+    pub hit: usize,
+}
+
+/// The result of running the third-party set.
+#[derive(Clone, Debug, Default)]
+pub struct SourcedReport {
+    /// Rows by language, then positives before traps, then technique.
+    pub rows: Vec<TechniqueRow>,
+    /// Positives that got no hit.
+    pub missed: Vec<SourcedCase>,
+    /// Clean cases that got a hit, with the entries that hit.
+    pub flagged: Vec<(SourcedCase, Vec<String>)>,
+}
+
+impl SourcedReport {
+    fn total(&self, expect_hit: bool) -> (usize, usize) {
+        self.rows
+            .iter()
+            .filter(|row| row.expect_hit == expect_hit)
+            .fold((0, 0), |(cases, hit), row| (cases + row.cases, hit + row.hit))
+    }
+
+    /// Positives caught / positives.
+    pub fn recall(&self) -> f64 {
+        let (cases, hit) = self.total(true);
+        ratio(hit, cases)
+    }
+
+    /// Clean cases flagged / clean cases.
+    pub fn false_positive_rate(&self) -> f64 {
+        let (cases, hit) = self.total(false);
+        if cases == 0 {
+            0.0
+        } else {
+            hit as f64 / cases as f64
+        }
+    }
+
+    /// Positives and clean cases.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.total(true).0, self.total(false).0)
+    }
+}
+
+/// Runs the third-party cases through `engine` (any blocking hit counts).
+pub fn evaluate_sourced(engine: &Engine, cases: &[SourcedCase]) -> SourcedReport {
+    let mut report = SourcedReport::default();
+    for case in cases {
+        let verdict = engine.check_text(&case.text);
+        let hits: Vec<String> = verdict
+            .hits
+            .iter()
+            .filter(|hit| {
+                engine.categories().iter().any(|c| c.name == hit.category && c.action != Action::Allow)
+            })
+            .map(|hit| format!("{}:{}", hit.category, hit.entry))
+            .collect();
+        let row = match report.rows.iter().position(|row| {
+            row.language == case.language
+                && row.technique == case.technique
+                && row.expect_hit == case.expect_hit
+        }) {
+            Some(index) => index,
+            None => {
+                report.rows.push(TechniqueRow {
+                    language: case.language,
+                    technique: case.technique.clone(),
+                    expect_hit: case.expect_hit,
+                    ..TechniqueRow::default()
+                });
+                report.rows.len() - 1
+            }
+        };
+        report.rows[row].cases += 1;
+        if !hits.is_empty() {
+            report.rows[row].hit += 1;
+        }
+        match (case.expect_hit, hits.is_empty()) {
+            (true, true) => report.missed.push(case.clone()),
+            (false, false) => report.flagged.push((case.clone(), hits)),
+            _ => {}
+        }
+    }
+    report.rows.sort_by(|a, b| {
+        (a.language, !a.expect_hit, &a.technique).cmp(&(b.language, !b.expect_hit, &b.technique))
+    });
+    report
+}
+
+impl fmt::Display for SourcedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<4} {:<20} {:>6} {:>7} {:>8}", "lang", "technique", "cases", "caught", "rate")?;
+        for row in &self.rows {
+            writeln!(
+                f,
+                "{:<4} {:<20} {:>6} {:>7} {:>7.1}%{}",
+                row.language,
+                row.technique,
+                row.cases,
+                row.hit,
+                100.0 * ratio(row.hit, row.cases),
+                if row.expect_hit { "" } else { "  (clean: flagged)" },
+            )?;
+        }
+        let (positives, caught) = self.total(true);
+        let (negatives, flagged) = self.total(false);
+        writeln!(
+            f,
+            "all: recall {:.1}% ({caught} of {positives}), false positives {:.1}% ({flagged} of {negatives} clean)",
+            100.0 * self.recall(),
+            100.0 * self.false_positive_rate(),
+        )
+    }
+}
+
+/// The third-party set in `dir`: its dictionaries (`dir/dictionaries`, the
+/// words of the filters the cases come from) compiled, and its cases
+/// (`dir/cases/*.tsv`, in file-name order).
+pub fn load_sourced(dir: &std::path::Path) -> Result<(Engine, Vec<SourcedCase>), String> {
+    let engine = crate::dictionary_dir::build(&dir.join("dictionaries"))
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let cases_dir = dir.join("cases");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&cases_dir)
+        .map_err(|err| format!("cannot read {}: {err}", cases_dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "tsv"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for path in files {
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        cases.extend(sourced_cases(&path.display().to_string(), &text)?);
+    }
+    Ok((engine, cases))
 }

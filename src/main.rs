@@ -65,6 +65,10 @@ enum Command {
         /// Seed for the generated evasive spellings.
         #[arg(long, default_value_t = wordgate::eval::SEED)]
         seed: u64,
+        /// The third-party set: `DIR/dictionaries` and `DIR/cases/*.tsv`,
+        /// cases copied from other filters' tests, each with its source.
+        #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/thirdparty")]
+        thirdparty: PathBuf,
         /// Also list every missed positive and flagged negative.
         #[arg(long)]
         verbose: bool,
@@ -98,7 +102,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dictionaries, negatives, seed, verbose } => {
+        Command::Eval { dictionaries, negatives, seed, thirdparty, verbose } => {
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
                 Err(errors) => return report(&errors),
@@ -112,6 +116,12 @@ fn main() -> ExitCode {
             };
             let positives = wordgate::eval::positives(&engine, seed);
             let report = wordgate::eval::evaluate(&engine, &positives, &negatives);
+            println!(
+                "Generated set ({} evasive spellings of {}, {} ordinary lines):",
+                positives.len(),
+                dictionaries.display(),
+                negatives.len()
+            );
             print!("{report}");
             if verbose {
                 for case in &report.missed {
@@ -119,6 +129,32 @@ fn main() -> ExitCode {
                 }
                 for (line, categories) in &report.flagged {
                     println!("flagged\t{}\t{line}", categories.join(","));
+                }
+            }
+            let (engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    eprintln!("wordgate: the third-party set does not load: {err}");
+                    return ExitCode::from(2);
+                }
+            };
+            let sourced = wordgate::eval::evaluate_sourced(&engine, &cases);
+            let (positives, clean) = sourced.counts();
+            println!();
+            println!("Third-party set ({positives} positives, {clean} clean cases from other filters' tests and issues, {}):", thirdparty.display());
+            print!("{sourced}");
+            if verbose {
+                for case in &sourced.missed {
+                    println!("missed\t{}\t{}\t{}\t{}", case.technique, case.word, case.text, case.source);
+                }
+                for (case, hits) in &sourced.flagged {
+                    println!(
+                        "flagged\t{}\t{}\t{}\t{}",
+                        case.technique,
+                        hits.join(","),
+                        case.text,
+                        case.source
+                    );
                 }
             }
             ExitCode::SUCCESS

@@ -129,7 +129,7 @@ fn validate_names_file_and_line_for_each_kind_of_mistake() {
         "D/a-directives.txt:4: @group-code 120001 is out of range: Tencent accepts 10100–10200",
         "D/a-directives.txt:5: @mask takes exactly one visible character, got \"**\"",
         "D/a-directives.txt:5: @mask only applies to @action mask, this file is reject",
-        "D/a-directives.txt:6: unknown boundary \"around\" (expected word or substring)",
+        "D/a-directives.txt:6: unknown boundary \"around\" (expected word, substring or segment)",
         "D/b-order.txt:2: @code only applies to @action reject, this file is mask",
         "D/b-order.txt:4: directive @info after the first entry; directives must come first",
         "D/b-order.txt:5: directive @action after the first entry; directives must come first",

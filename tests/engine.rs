@@ -386,7 +386,8 @@ s!(leet_not_numbers, "none leet", "$5 for 2024", "$5 for 2024");
 s!(leet_off, "none", "oh $h1t", "oh $h1t");
 s!(repeats_latin, "none repeats", "fuuuuck off", "******* off");
 s!(repeats_cjk, "none repeats", "赌赌赌博", "****");
-s!(repeats_double_kept, "none repeats", "fuuck off", "fuuck off");
+s!(repeats_double, "none repeats", "fuuck off", "***** off");
+s!(repeats_double_not_in_words, "none repeats", "good assassin", "good assassin");
 s!(repeats_off, "none", "fuuuuck off", "fuuuuck off");
 s!(numbers_chinese, "none numbers", "一起嗨", "***");
 s!(numbers_on_entries_too, "none numbers", "1起嗨", "***");
@@ -401,14 +402,17 @@ s!(
     "good classic assassin 谢谢 2024"
 );
 
+/// An entry that writes a character several times (`哈哈哈`, `kkk`) needs
+/// the text to write it at least as often: with `repeats` it folds to one
+/// character, but that character alone does not meet it.
 #[test]
-fn repeated_single_character_entries_are_refused_with_repeats() {
-    let errors =
-        Engine::build(&[DictionarySource::new("d/x.txt", "@action review\n哈哈哈\n")]).expect_err("refused");
-    assert_eq!(errors[0].to_string(), "d/x.txt:2: entry \"哈哈哈\" is one character repeated; with the repeats step it would match every \"哈\" (write this list with @fold -repeats)");
-    assert!(
-        Engine::build(&[DictionarySource::new("x.txt", "@action review\n@fold -repeats\n哈哈哈\n")]).is_ok()
-    );
+fn entries_of_one_character_repeated_need_as_many() {
+    let list = "@action review\n哈哈哈\nkkk\n谢谢你\n";
+    let Ok(engine) = Engine::build(&[DictionarySource::new("x.txt", list)]) else { panic!("builds") };
+    let hits = |text: &str| engine.check_text(text).hits.len();
+    assert_eq!((hits("哈"), hits("哈哈"), hits("哈哈哈"), hits("哈哈哈哈哈")), (0, 0, 1, 1));
+    assert_eq!((hits("ok k"), hits("kk"), hits("kkk"), hits("KKKK")), (0, 0, 1, 1));
+    assert_eq!((hits("谢你"), hits("谢谢你"), hits("谢谢谢你")), (0, 1, 1));
 }
 
 /// Regex rules see digits as written, whatever leetspeak folding does for
@@ -420,4 +424,45 @@ fn regexes_are_not_leet_folded() {
     assert_eq!(engine.check_text("加我QQ12345678").decision, Action::Reject);
     assert_eq!(engine.check_text("oh $hit").decision, Action::Reject);
     assert_eq!(engine.check_text("qqiz34s").decision, Action::Allow);
+}
+
+/// `@boundary segment`: a CJK hit that starts or ends inside a word of the
+/// segmented text is dropped; one on word boundaries stays.
+#[test]
+fn segment_boundaries_drop_hits_across_chinese_words() {
+    let list = "@action reject\n@boundary segment\n口交\n赌博\n色情\nfuck\n";
+    let Ok(engine) = Engine::build(&[DictionarySource::new("x.txt", list)]) else { panic!("builds") };
+    let hits = |text: &str| engine.check_text(text).hits.len();
+    assert_eq!(hits("路口交通很堵"), 0);
+    assert_eq!(hits("白色情人节"), 0);
+    assert_eq!(hits("赌博机"), 1);
+    assert_eq!(hits("有人在网上赌博"), 1);
+    assert_eq!(hits("色@情"), 1);
+    assert_eq!(hits("fuck you"), 1);
+    // Without the directive the same list hits across the boundary.
+    let Ok(plain) = Engine::build(&[DictionarySource::new("x.txt", "@action reject\n口交\n")]) else {
+        panic!("builds")
+    };
+    assert_eq!(plain.check_text("路口交通很堵").hits.len(), 1);
+}
+
+/// Respellings of one-word entries (the spelling index) mask what the
+/// sender typed, symbols and all.
+#[test]
+fn respellings_are_masked_where_they_were_typed() {
+    let list = "@action mask\nbitch\nfuck\nshit\nmotherfucker\nfaggot\n";
+    let Ok(engine) = Engine::build(&[DictionarySource::new("x.txt", list)]) else { panic!("builds") };
+    for (text, delivered) in [
+        ("you b*tch", "you *****"),
+        ("s#it happens", "**** happens"),
+        ("FVCK off", "**** off"),
+        ("shiit", "*****"),
+        ("a mother fucker", "a *************"),
+        ("fu ck it", "***** it"),
+        ("f&gg0t", "******"),
+        ("the pen is blue", "the pen is blue"),
+        ("he'll see", "he'll see"),
+    ] {
+        assert_eq!(engine.check_text(text).text, delivered, "{text:?}");
+    }
 }

@@ -44,10 +44,13 @@ const ENFORCED_WITHIN: Duration = Duration::from_secs(2);
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// `k` in two letters: digits would be read as letters by the default
-/// `leet` fold step (`rx0q` is seen as `rxoq`), which regexes see too.
+/// `leet` fold step (`rx0q` is seen as `rxoq`), and letters that look alike
+/// (`l`/`i`, `u`/`v`, `s`/`z`) would let one pair's word respell another's
+/// (`litalz` is a respelling of `litaiz`), so neither is used.
 fn letters(k: u32) -> String {
-    let letter = |n: u32| char::from(b'a' + (n % 26) as u8);
-    format!("{}{}", letter(k / 26), letter(k))
+    const ALPHABET: &[u8] = b"abcdefghjkmnopqrtwxy";
+    let letter = |n: u32| char::from(ALPHABET[n as usize % ALPHABET.len()]);
+    format!("{}{}", letter(k / ALPHABET.len() as u32), letter(k))
 }
 
 fn literal(k: u32) -> String {

@@ -8,6 +8,7 @@
 //! | [`is_word_char`] | whole-word literals (`ass` does not hit `classic`) |
 //! | [`is_invisible`] | characters that render as nothing, dropped before matching |
 //! | [`is_noise`] | what evaders put between the characters of a word |
+//! | [`is_combining_mark`] | marks stacked on letters ("zalgo"), dropped by `confusables` |
 //! | [`is_clause_break`] | CJK clause punctuation, never skipped as noise |
 
 /// Han ideographs: the unified block, extension A, the compatibility block
@@ -71,6 +72,22 @@ pub fn is_noise(ch: char) -> bool {
     !ch.is_alphanumeric()
 }
 
+/// Combining marks of the Latin, Greek and Cyrillic blocks and their
+/// extensions: what "zalgo" text stacks on letters (`f̶u̶c̶k̶`, `f̵̛u̴c̷k̸`).
+/// Marks of scripts that need them to be read (Indic vowel signs, Thai
+/// tones, the kana voicing marks) are outside these blocks.
+pub fn is_combining_mark(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{0300}'..='\u{036F}'   // combining diacritical marks
+        | '\u{0483}'..='\u{0489}' // Cyrillic combining marks
+        | '\u{1AB0}'..='\u{1AFF}' // combining diacritical marks extended
+        | '\u{1DC0}'..='\u{1DFF}' // combining diacritical marks supplement
+        | '\u{20D0}'..='\u{20FF}' // combining marks for symbols
+        | '\u{FE20}'..='\u{FE2F}' // combining half marks
+    )
+}
+
 /// CJK clause punctuation ends clauses in ordinary text; joining across it
 /// would invent words (`去赌。博物馆` is not `赌博`).
 pub fn is_clause_break(ch: char) -> bool {
@@ -90,5 +107,8 @@ mod tests {
         assert!(is_noise('@') && is_noise(' ') && is_noise('😀') && !is_noise('赌') && !is_noise('a'));
         assert!(is_invisible('\u{200B}') && !is_invisible(' '));
         assert!(is_clause_break('。') && !is_clause_break('.'));
+        assert!(
+            is_combining_mark('\u{0336}') && is_combining_mark('\u{0489}') && !is_combining_mark('\u{3099}')
+        );
     }
 }

@@ -92,6 +92,10 @@ pub enum Boundary {
     Word,
     /// Every literal matches anywhere.
     Substring,
+    /// As `Auto`, and a CJK hit must also start and end where a Chinese
+    /// word segmenter puts word boundaries (`路口交通` is `路口|交通`, so
+    /// `口交` does not hit it; `赌博机` still hits `赌博`).
+    Segment,
 }
 
 /// A category's settings, from its directives.
@@ -137,6 +141,11 @@ pub enum Pattern {
         folded: String,
         /// Whether it must stand as a whole word.
         word: bool,
+        /// How many times each character of `folded` is written, when one
+        /// is written more than once (`谢谢` folds to `谢` twice, `kkk` to
+        /// `k` three times): text must write it at least as often. Empty
+        /// otherwise.
+        runs: Vec<u16>,
     },
     /// A `re:` rule.
     Regex(String),
@@ -296,10 +305,11 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             "boundary" => match value {
                 "word" => category.boundary = Boundary::Word,
                 "substring" => category.boundary = Boundary::Substring,
+                "segment" => category.boundary = Boundary::Segment,
                 _ => errors.push(DictionaryError::new(
                     path,
                     line,
-                    format!("unknown boundary {value:?} (expected word or substring)"),
+                    format!("unknown boundary {value:?} (expected word, substring or segment)"),
                 )),
             },
             _ => {}
@@ -329,7 +339,16 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             });
             continue;
         }
-        let folded = steps::fold_literal(content, category.steps);
+        // Allow lists are read without leetspeak (see `Engine::build`).
+        let fold = if category.action == Action::Allow {
+            category.steps.with(Steps::LEET, false)
+        } else {
+            category.steps
+        };
+        let (folded, mut runs) = steps::fold_literal_runs(content, fold);
+        if runs.iter().all(|&run| run == 1) {
+            runs = Vec::new();
+        }
         if folded.trim().is_empty() {
             errors.push(DictionaryError::new(
                 path,
@@ -338,29 +357,17 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             ));
             continue;
         }
-        if category.steps.contains(Steps::REPEATS) && folded.chars().count() < 2 {
-            let plain = steps::fold_literal(content, category.steps.with(Steps::REPEATS, false));
-            if plain.chars().count() >= 3 {
-                errors.push(DictionaryError::new(
-                    path,
-                    line,
-                    format!(
-                        "entry {content:?} is one character repeated; with the repeats step it would \
-                         match every {folded:?} (write this list with @fold -repeats)"
-                    ),
-                ));
-                continue;
-            }
-        }
         let word = match category.boundary {
             Boundary::Word => true,
             Boundary::Substring => false,
-            Boundary::Auto => folded.chars().all(|ch| !ch.is_alphanumeric() || ch.is_ascii()),
+            Boundary::Auto | Boundary::Segment => {
+                folded.chars().all(|ch| !ch.is_alphanumeric() || ch.is_ascii())
+            }
         };
         entries.push(Entry {
             line,
             written: content.to_string(),
-            pattern: Pattern::Literal { folded, word },
+            pattern: Pattern::Literal { folded, word, runs },
         });
     }
 
@@ -442,7 +449,7 @@ mod tests {
         assert_eq!(parsed.category.info, "不行");
         assert_eq!(parsed.entries.len(), 3);
         assert!(
-            matches!(&parsed.entries[2].pattern, Pattern::Literal { folded, word: true } if folded == "bad word")
+            matches!(&parsed.entries[2].pattern, Pattern::Literal { folded, word: true, .. } if folded == "bad word")
         );
         assert!(matches!(&parsed.entries[0].pattern, Pattern::Literal { word: false, .. }));
     }

@@ -17,12 +17,14 @@ pub mod fold;
 pub mod literal;
 pub mod normalize;
 mod rules;
+mod segment;
+mod spelling;
 pub mod steps;
 pub mod verdict;
 
 use std::ops::Range;
 
-pub use dictionary::{Action, Category, DictionaryError, DictionarySource};
+pub use dictionary::{Action, Boundary, Category, DictionaryError, DictionarySource};
 pub use verdict::{Decision, Hit, TextVerdict};
 
 use chars::is_word_char;
@@ -30,6 +32,7 @@ use dictionary::{Entry, Pattern};
 use literal::LiteralMatcher;
 use normalize::Normalized;
 use rules::RuleSet;
+use spelling::{Respellings, SpellingIndex};
 pub use steps::Steps;
 
 /// Size limit for one compiled `re:` rule. Dictionaries are written by
@@ -53,6 +56,8 @@ pub struct Engine {
     /// category.
     entries: Vec<String>,
     entry_categories: Vec<u32>,
+    /// Some category has `@boundary segment`.
+    segmenting: bool,
     stats: EngineStats,
 }
 
@@ -109,6 +114,8 @@ struct MatcherSet {
     /// Kept in their own automaton so a match refused inside a word can
     /// skip straight to the next word instead of retrying every character.
     words: LiteralSet,
+    /// The one-word entries of `words`, for respellings (`b*tch`, `shiit`).
+    spelling: SpellingIndex,
     rules: Option<RuleSet>,
     rule_owners: Vec<Owner>,
 }
@@ -125,6 +132,9 @@ struct LiteralSet {
     /// of English chat, ids, URLs) cannot match and is not scanned: a call
     /// into the automaton costs hundreds of instructions even on ten bytes.
     needs_non_ascii: bool,
+    /// (index into `owners`, runs) for the entries that write an
+    /// ideograph more than once, sorted: a match must write it as often.
+    runs: Vec<(u32, Box<[u16]>)>,
 }
 
 /// A match in folded text, before it is mapped back to the original.
@@ -167,9 +177,12 @@ impl Engine {
             let allow = parsed.category.action == Action::Allow;
             for entry in parsed.entries {
                 // Regexes see the text without leetspeak folding: a rule
-                // such as `re:qq\d{5,}` is about the digits as written.
+                // such as `re:qq\d{5,}` is about the digits as written. So
+                // do allow lists: `45s` (the records) excuses `45s`, not
+                // every `ass` it would read as.
                 let steps = match entry.pattern {
                     Pattern::Regex(_) => parsed.category.steps.with(Steps::LEET, false),
+                    Pattern::Literal { .. } if allow => parsed.category.steps.with(Steps::LEET, false),
                     Pattern::Literal { .. } => parsed.category.steps,
                 };
                 let key = (steps, allow);
@@ -195,7 +208,7 @@ impl Engine {
             .map(|steps| Profile { steps, block: MatcherSet::default(), allow: MatcherSet::default() })
             .collect();
         for ((steps, allow), side) in sides {
-            let set = MatcherSet::build(&categories, side, &mut errors);
+            let set = MatcherSet::build(&categories, steps, allow, side, &mut errors);
             if let Some(profile) = profiles.iter_mut().find(|p| p.steps == steps) {
                 *(if allow { &mut profile.allow } else { &mut profile.block }) = set;
             }
@@ -215,7 +228,11 @@ impl Engine {
             patterns: sets().map(MatcherSet::pattern_count).sum(),
             automaton_bytes: sets().map(MatcherSet::memory_usage).sum(),
         };
-        Ok(Engine { categories, profiles, entries, entry_categories, stats })
+        let segmenting = categories.iter().any(|c| c.boundary == Boundary::Segment);
+        if segmenting {
+            segment::prepare();
+        }
+        Ok(Engine { categories, profiles, entries, entry_categories, segmenting, stats })
     }
 
     /// Sizes of this engine.
@@ -279,40 +296,12 @@ impl Engine {
     /// Finds every hit in `text` that survives boundaries and allow lists,
     /// as spans of the original text, in order of their start.
     pub(crate) fn scan(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<Match>) {
-        if scratch.normalized.len() < self.profiles.len() {
-            scratch.normalized.resize_with(self.profiles.len(), Normalized::default);
-        }
         let first_new = out.len();
-        // Which folding each profile reads: its own, or an earlier one's when
-        // the two differ only in `leet` and leetspeak changed nothing (the
-        // regexes of a file fold without `leet`, its literals with it).
-        scratch.folded_by.clear();
-        scratch.leet_changed.clear();
-        for (index, profile) in self.profiles.iter().enumerate() {
-            let without_leet = profile.steps.with(Steps::LEET, false);
-            let same = (0..index).find(|&earlier| {
-                scratch.folded_by[earlier] == earlier
-                    && !scratch.leet_changed[earlier]
-                    && self.profiles[earlier].steps.with(Steps::LEET, false) == without_leet
+        scratch.begin();
+        for profile in &self.profiles {
+            scratch.find(text, profile.steps, &profile.block, |start, end, owner| {
+                out.push(Match { category: owner.category, entry: owner.entry, span: start..end });
             });
-            let source = match same {
-                Some(earlier) => earlier,
-                None => index,
-            };
-            let changed = if source == index {
-                scratch.normalized[index].fold_with(text, profile.steps, &mut scratch.units)
-            } else {
-                false
-            };
-            scratch.folded_by.push(source);
-            scratch.leet_changed.push(changed);
-            let normalized = &scratch.normalized[source];
-            scratch.raw.clear();
-            profile.block.find_all(normalized.text(text), &mut scratch.raw);
-            for hit in &scratch.raw {
-                let (start, end) = normalized.original_span(text, hit.start, hit.end);
-                out.push(Match { category: hit.owner.category, entry: hit.owner.entry, span: start..end });
-            }
         }
         if out.len() == first_new {
             return;
@@ -320,22 +309,26 @@ impl Engine {
         // Allow lists are only consulted when something hit, so clean text
         // (nearly all traffic) never pays for them. Spans are compared in
         // the original text: profiles fold differently.
-        scratch.allowed.clear();
-        for (profile, &source) in self.profiles.iter().zip(scratch.folded_by.iter()) {
-            let normalized = &scratch.normalized[source];
-            scratch.raw.clear();
-            profile.allow.find_all(normalized.text(text), &mut scratch.raw);
-            for hit in &scratch.raw {
-                let (start, end) = normalized.original_span(text, hit.start, hit.end);
-                scratch.allowed.push(start..end);
-            }
+        let mut allowed = std::mem::take(&mut scratch.allowed);
+        allowed.clear();
+        for profile in &self.profiles {
+            scratch.find(text, profile.steps, &profile.allow, |start, end, _| allowed.push(start..end));
         }
-        let allowed = &scratch.allowed;
         let mut index = first_new;
         out.retain(|hit| {
             index += 1;
             index <= first_new || !allowed.iter().any(|a| a.start <= hit.span.start && hit.span.end <= a.end)
         });
+        scratch.allowed = allowed;
+        if self.segmenting {
+            let mut index = first_new;
+            out.retain(|hit| {
+                index += 1;
+                index <= first_new
+                    || self.category(hit.category).boundary != Boundary::Segment
+                    || !segment::straddles_words(text, hit.span.start, hit.span.end)
+            });
+        }
         out[first_new..].sort_by_key(|hit| (hit.span.start, hit.span.end));
     }
 
@@ -349,15 +342,39 @@ impl Engine {
 /// verdict allocates nothing for folding and matching.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    /// One per profile.
-    normalized: Vec<Normalized>,
-    units: Vec<steps::Unit>,
-    /// Per profile: the index of the profile whose folding it reads.
-    folded_by: Vec<usize>,
-    /// Per profile: whether leetspeak folding changed its text.
-    leet_changed: Vec<bool>,
+    /// The foldings of the current text, one per distinct set of steps
+    /// (leetspeak aside); the first `foldings_used` are current.
+    foldings: Vec<Folding>,
+    foldings_used: usize,
+    /// The views of those foldings the profiles read; the first
+    /// `views_used` are current.
+    views: Vec<View>,
+    views_used: usize,
     raw: Vec<RawHit>,
     allowed: Vec<Range<usize>>,
+    spelling: spelling::Scratch,
+}
+
+/// The current text folded through one set of steps.
+#[derive(Debug, Default)]
+struct Folding {
+    steps: Steps,
+    /// Folding changes nothing: every view is the text itself.
+    identity: bool,
+    units: Vec<steps::Unit>,
+    /// Leetspeak changed a character (views with and without it differ).
+    leet_changed: bool,
+    /// Two equal ideographs in a row (squeezed views differ).
+    pairs: bool,
+}
+
+/// One view of a folding: the text a matcher reads.
+#[derive(Debug, Default)]
+struct View {
+    folding: usize,
+    leet: bool,
+    squeeze: bool,
+    normalized: Normalized,
 }
 
 thread_local! {
@@ -378,14 +395,100 @@ impl Scratch {
         })
     }
 
+    /// Forgets the foldings of the previous text.
+    fn begin(&mut self) {
+        self.foldings_used = 0;
+        self.views_used = 0;
+    }
+
+    /// Runs `set`'s literals and rules over `text` folded through `steps`,
+    /// calling `hit(start, end, owner)` with spans of the original text.
+    fn find(&mut self, text: &str, steps: Steps, set: &MatcherSet, mut hit: impl FnMut(usize, usize, Owner)) {
+        if set.has_literals() {
+            let view = self.view(text, steps, false);
+            let Scratch { views, raw, spelling, .. } = self;
+            let normalized = &views[view].normalized;
+            raw.clear();
+            set.find_literals(text, normalized.text(text), normalized, spelling, raw);
+            for found in raw.iter() {
+                let (start, end) = normalized.original_span(text, found.start, found.end);
+                hit(start, end, found.owner);
+            }
+        }
+        if let Some(rules) = &set.rules {
+            let view = self.view(text, steps, true);
+            let normalized = &self.views[view].normalized;
+            rules.find_all(normalized.text(text), |rule, start, end| {
+                let (start, end) = normalized.original_span(text, start, end);
+                hit(start, end, set.rule_owners[rule]);
+            });
+        }
+    }
+
+    /// The index of the view that literals (or, with `rules`, regexes) of a
+    /// file folding with `steps` read, made on first use.
+    fn view(&mut self, text: &str, steps: Steps, rules: bool) -> usize {
+        // Leetspeak is read into every folding (but the core's); it and
+        // the squeezing of pairs are views of it.
+        let key = if steps == Steps::NONE { Steps::NONE } else { steps.with(Steps::LEET, true) };
+        let folding = match self.foldings[..self.foldings_used].iter().position(|f| f.steps == key) {
+            Some(index) => index,
+            None => self.fold(text, key),
+        };
+        let f = &self.foldings[folding];
+        let leet = !rules && steps.contains(Steps::LEET) && f.leet_changed;
+        let squeeze = !rules && steps.contains(Steps::REPEATS) && f.pairs;
+        let same = |v: &View| v.folding == folding && v.leet == leet && v.squeeze == squeeze;
+        if let Some(index) = self.views[..self.views_used].iter().position(same) {
+            return index;
+        }
+        if self.views_used == self.views.len() {
+            self.views.push(View::default());
+        }
+        let index = self.views_used;
+        self.views_used += 1;
+        let view = &mut self.views[index];
+        (view.folding, view.leet, view.squeeze) = (folding, leet, squeeze);
+        if key == Steps::NONE {
+            view.normalized.fold_into(text);
+        } else if f.identity {
+            view.normalized.set_identity();
+        } else {
+            view.normalized.fill_from_units(&f.units, leet, squeeze);
+        }
+        index
+    }
+
+    fn fold(&mut self, text: &str, key: Steps) -> usize {
+        if self.foldings_used == self.foldings.len() {
+            self.foldings.push(Folding::default());
+        }
+        let index = self.foldings_used;
+        self.foldings_used += 1;
+        let folding = &mut self.foldings[index];
+        folding.steps = key;
+        folding.units.clear();
+        (folding.identity, folding.leet_changed, folding.pairs) = (false, false, false);
+        if key == Steps::NONE {
+            return index;
+        }
+        if steps::folds_to_itself_ascii(text) {
+            folding.identity = true;
+            return index;
+        }
+        folding.leet_changed = steps::fold_units(text, key, &mut folding.units);
+        folding.pairs = key.contains(Steps::REPEATS) && steps::has_ideograph_pair(&folding.units);
+        index
+    }
+
     /// One huge message must not pin megabytes to a thread forever.
     fn shrink(&mut self) {
         const KEEP: usize = 64 * 1024;
-        if self.normalized.iter().map(Normalized::capacity).sum::<usize>() > KEEP {
-            self.normalized = Vec::new();
+        if self.views.iter().map(|v| v.normalized.capacity()).sum::<usize>() > KEEP {
+            self.views = Vec::new();
         }
-        if self.units.capacity() > KEEP / 16 {
-            self.units = Vec::new();
+        if self.foldings.iter().map(|f| f.units.capacity()).sum::<usize>() > KEEP / 16 {
+            self.foldings = Vec::new();
         }
         if self.raw.capacity() > KEEP / 16 {
             self.raw = Vec::new();
@@ -393,23 +496,26 @@ impl Scratch {
         if self.allowed.capacity() > KEEP / 16 {
             self.allowed = Vec::new();
         }
+        self.spelling.shrink();
     }
 }
 
 impl MatcherSet {
     fn build(
         categories: &[Category],
+        steps: Steps,
+        allow: bool,
         entries: Vec<(Owner, Entry)>,
         errors: &mut Vec<DictionaryError>,
     ) -> MatcherSet {
         let mut set = MatcherSet::default();
-        let mut anywhere: Vec<(String, Owner)> = Vec::new();
-        let mut words: Vec<(String, Owner)> = Vec::new();
+        let mut anywhere: Vec<(String, Owner, Vec<u16>)> = Vec::new();
+        let mut words: Vec<(String, Owner, Vec<u16>)> = Vec::new();
         let mut regexes: Vec<String> = Vec::new();
         for (owner, entry) in entries {
             match entry.pattern {
-                Pattern::Literal { folded, word: true } => words.push((folded, owner)),
-                Pattern::Literal { folded, word: false } => anywhere.push((folded, owner)),
+                Pattern::Literal { folded, word: true, runs } => words.push((folded, owner, runs)),
+                Pattern::Literal { folded, word: false, runs } => anywhere.push((folded, owner, runs)),
                 Pattern::Regex(pattern) => {
                     let path = &categories[owner.category as usize].path;
                     match rules::check(&pattern, REGEX_SIZE_LIMIT) {
@@ -426,6 +532,19 @@ impl MatcherSet {
             return set;
         }
         let blame = categories.first().map_or("dictionaries", |c| c.path.as_str());
+        // Respellings widen what blocks; an allow list is matched as
+        // written, so it never excuses more than it says.
+        if !allow {
+            let respellings = Respellings {
+                look_alikes: steps.contains(Steps::LEET),
+                doubles: steps.contains(Steps::REPEATS),
+                compounds: steps.contains(Steps::NOISE),
+            };
+            set.spelling = SpellingIndex::build(
+                respellings,
+                words.iter().map(|(folded, owner, _)| (folded.as_str(), *owner)),
+            );
+        }
         set.anywhere = LiteralSet::build(anywhere, blame, errors);
         set.words = LiteralSet::build(words, blame, errors);
         if !regexes.is_empty() {
@@ -441,29 +560,47 @@ impl MatcherSet {
         set
     }
 
+    fn has_literals(&self) -> bool {
+        self.anywhere.matcher.is_some() || self.words.matcher.is_some()
+    }
+
     fn pattern_count(&self) -> usize {
         self.anywhere.pattern_count() + self.words.pattern_count()
     }
 
     fn memory_usage(&self) -> usize {
-        self.anywhere.memory_usage() + self.words.memory_usage()
+        self.anywhere.memory_usage() + self.words.memory_usage() + self.spelling.memory_usage()
     }
 
-    /// Appends every literal and rule match in `folded`.
-    fn find_all(&self, folded: &str, out: &mut Vec<RawHit>) {
+    /// Appends every literal match in `folded` (the text of `normalized`),
+    /// respellings of one-word entries included.
+    fn find_literals(
+        &self,
+        original: &str,
+        folded: &str,
+        normalized: &Normalized,
+        spelling: &mut spelling::Scratch,
+        out: &mut Vec<RawHit>,
+    ) {
         let ascii = folded.is_ascii();
         if let Some(matcher) = self.anywhere.matcher_for(ascii) {
             let mut at = 0;
             while let Some(found) = matcher.find_at(folded, at) {
-                self.anywhere.push_owners(&found, out);
-                at = found.end;
+                if self.anywhere.push_owners(&found, folded, normalized, out) {
+                    at = found.end;
+                } else {
+                    // Refused for writing a doubled ideograph once: a match
+                    // may start at the next character.
+                    at = found.start + folded[found.start..].chars().next().map_or(1, char::len_utf8);
+                }
             }
         }
+        let first_word = out.len();
         if let Some(matcher) = self.words.matcher_for(ascii) {
             let mut at = 0;
             while let Some(found) = matcher.find_at(folded, at) {
                 if is_whole_word(folded, found.start, found.end) {
-                    self.words.push_owners(&found, out);
+                    self.words.push_owners(&found, folded, normalized, out);
                     at = found.end;
                 } else {
                     // A match refused for standing inside a word (`ass` in
@@ -473,17 +610,14 @@ impl MatcherSet {
                 }
             }
         }
-        if let Some(rules) = &self.rules {
-            rules.find_all(folded, |rule, start, end| {
-                out.push(RawHit { owner: self.rule_owners[rule], start, end });
-            });
-        }
+        self.spelling.find_all(original, folded, normalized, &out[first_word..], spelling);
+        out.extend_from_slice(&spelling.found);
     }
 }
 
 impl LiteralSet {
     fn build(
-        mut literals: Vec<(String, Owner)>,
+        mut literals: Vec<(String, Owner, Vec<u16>)>,
         blame: &str,
         errors: &mut Vec<DictionaryError>,
     ) -> LiteralSet {
@@ -494,10 +628,13 @@ impl LiteralSet {
         literals.sort_unstable();
         literals.dedup();
         let mut patterns: Vec<&str> = Vec::new();
-        for (folded, owner) in &literals {
+        for (folded, owner, runs) in &literals {
             if patterns.last() != Some(&folded.as_str()) {
                 patterns.push(folded);
                 set.owner_starts.push(set.owners.len() as u32);
+            }
+            if !runs.is_empty() {
+                set.runs.push((set.owners.len() as u32, runs.clone().into_boxed_slice()));
             }
             set.owners.push(*owner);
         }
@@ -531,12 +668,50 @@ impl LiteralSet {
         self.matcher.as_ref().map_or(0, LiteralMatcher::memory_usage)
     }
 
-    fn push_owners(&self, found: &literal::LiteralMatch, out: &mut Vec<RawHit>) {
+    /// Appends the owners of `found` that the text writes as often as they
+    /// do; returns whether there was one.
+    fn push_owners(
+        &self,
+        found: &literal::LiteralMatch,
+        folded: &str,
+        normalized: &Normalized,
+        out: &mut Vec<RawHit>,
+    ) -> bool {
         let owners = self.owner_starts.get(found.pattern).zip(self.owner_starts.get(found.pattern + 1));
-        let Some((&first, &last)) = owners else { return };
-        for &owner in &self.owners[first as usize..last as usize] {
-            out.push(RawHit { owner, start: found.start, end: found.end });
+        let Some((&first, &last)) = owners else { return false };
+        let mut any = false;
+        for index in first..last {
+            let Some(&owner) = self.owners.get(index as usize) else { continue };
+            if self.written_often_enough(index, found, folded, normalized) {
+                out.push(RawHit { owner, start: found.start, end: found.end });
+                any = true;
+            }
         }
+        any
+    }
+
+    /// Whether the text writes each ideograph of the match at least as
+    /// many times as the entry of `owner` does (`谢谢` is not met by `谢`).
+    fn written_often_enough(
+        &self,
+        owner: u32,
+        found: &literal::LiteralMatch,
+        folded: &str,
+        normalized: &Normalized,
+    ) -> bool {
+        if self.runs.is_empty() {
+            return true;
+        }
+        let Ok(at) = self.runs.binary_search_by_key(&owner, |(index, _)| *index) else { return true };
+        let runs = &self.runs[at].1;
+        if !normalized.has_runs() {
+            return runs.iter().all(|&run| run <= 1);
+        }
+        let matched = folded.get(found.start..found.end).unwrap_or_default();
+        matched
+            .char_indices()
+            .zip(runs.iter())
+            .all(|((at, _), &wanted)| normalized.run_at(found.start + at) >= wanted)
     }
 }
 

@@ -6,7 +6,7 @@
 //! so every folded byte remembers the original character it came from.
 
 use super::fold::{folds_to_itself, push_folded};
-use super::steps::{fold_units, folds_to_itself_ascii, Steps, Unit};
+use super::steps::{view, Unit};
 
 /// Text after folding, plus where each of its bytes came from.
 ///
@@ -25,6 +25,10 @@ pub struct Normalized {
     /// the core folding alone, where each folded character comes from one
     /// original character.
     origin_end: Vec<u32>,
+    /// `runs[i]` is how many times the character of folded byte `i` was
+    /// written (a squeezed `谢谢` is one `谢` written twice). Empty when
+    /// every character was written once.
+    runs: Vec<u16>,
     identity: bool,
 }
 
@@ -37,6 +41,7 @@ impl Normalized {
         self.text.clear();
         self.origin.clear();
         self.origin_end.clear();
+        self.runs.clear();
         self.identity = true;
         let mut copied_to = 0;
         for (at, ch) in original.char_indices() {
@@ -65,40 +70,64 @@ impl Normalized {
         self.origin.extend((from..to).map(offset));
     }
 
-    /// Folds `original` through the core folding and `steps`; `units` is
-    /// scratch space.
-    /// Returns whether leetspeak folding changes the text (whether or not
-    /// `steps` has it).
-    pub(crate) fn fold_with(&mut self, original: &str, steps: Steps, units: &mut Vec<Unit>) -> bool {
-        if steps == Steps::NONE {
-            self.fold_into(original);
-            return false;
-        }
-        if folds_to_itself_ascii(original) {
-            self.text.clear();
-            self.origin.clear();
-            self.origin_end.clear();
-            self.identity = true;
-            return false;
-        }
+    /// Makes this buffer the text as it is: folding changed nothing.
+    pub(crate) fn set_identity(&mut self) {
         self.text.clear();
         self.origin.clear();
         self.origin_end.clear();
+        self.runs.clear();
+        self.identity = true;
+    }
+
+    /// Fills this buffer with one view of folded `units` (see
+    /// [`super::steps::view`]).
+    pub(crate) fn fill_from_units(&mut self, units: &[Unit], leet: bool, squeeze: bool) {
+        self.text.clear();
+        self.origin.clear();
+        self.origin_end.clear();
+        self.runs.clear();
         self.identity = false;
-        let leet_changed = fold_units(original, steps, units);
-        for unit in units.iter() {
-            let before = self.text.len();
-            self.text.push(unit.ch);
-            let added = self.text.len() - before;
-            self.origin.extend(std::iter::repeat_n(unit.start, added));
-            self.origin_end.extend(std::iter::repeat_n(unit.end, added));
+        let Normalized { text, origin, origin_end, runs, .. } = self;
+        let mut counting = false;
+        view(units, leet, squeeze, |ch, start, end, run| {
+            let added = ch.len_utf8();
+            if run > 1 && !counting {
+                counting = true;
+                runs.resize(text.len(), 1);
+            }
+            text.push(ch);
+            origin.extend(std::iter::repeat_n(start, added));
+            origin_end.extend(std::iter::repeat_n(end, added));
+            if counting {
+                runs.extend(std::iter::repeat_n(run, added));
+            }
+        });
+    }
+
+    /// Where in the original text the character behind folded byte `at`
+    /// starts.
+    pub fn original_start(&self, at: usize) -> usize {
+        if self.identity {
+            return at;
         }
-        leet_changed
+        self.origin.get(at).map_or(at, |&start| start as usize)
+    }
+
+    /// How many times the folded character at byte `at` was written.
+    pub fn run_at(&self, at: usize) -> u16 {
+        self.runs.get(at).copied().unwrap_or(1)
+    }
+
+    /// Whether some folded character was written more than once.
+    pub fn has_runs(&self) -> bool {
+        !self.runs.is_empty()
     }
 
     /// Bytes held by the buffers.
     pub fn capacity(&self) -> usize {
-        self.text.capacity() + (self.origin.capacity() + self.origin_end.capacity()) * 4
+        self.text.capacity()
+            + (self.origin.capacity() + self.origin_end.capacity()) * 4
+            + self.runs.capacity() * 2
     }
 
     /// Folds `original` into a new buffer.

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::chars::{is_cjk, is_clause_break, is_ideograph, is_invisible, is_noise};
+use super::chars::{is_cjk, is_clause_break, is_combining_mark, is_ideograph, is_invisible, is_noise};
 use super::fold::push_folded;
 
 /// A set of folding steps.
@@ -123,9 +123,16 @@ pub const MAX_NOISE_GAP: usize = 3;
 /// A character of folded text and the original span it stands for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Unit {
+    /// The character with leetspeak read (`$` in `$hit` is `s`).
     pub ch: char,
+    /// The character before leetspeak: what regexes and lists with
+    /// `-leet` see.
+    pub plain: char,
     pub start: u32,
     pub end: u32,
+    /// How many equal characters this unit stands for (`u` in `fuuuck`
+    /// is 3): a run of three or more became one unit.
+    pub run: u16,
     /// Written as CJK clause punctuation (`，。！？；：、`): noise skipping
     /// never joins across it, whatever it folded to.
     pub clause_break: bool,
@@ -135,9 +142,10 @@ pub(crate) struct Unit {
 
 /// Folds `original` through the core folding and `steps`, into `units`.
 ///
-/// Returns whether leetspeak folding changes anything (whether or not the
-/// step is on), so foldings that differ only in `leet` can be shared when
-/// it does not.
+/// Leetspeak is read into each unit's `ch` whether or not `steps` has it
+/// (`plain` keeps the character as it was), so one folding serves both the
+/// literals of a file and its regexes, which see the text without leet.
+/// Returns whether leetspeak changed any character.
 pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) -> bool {
     units.clear();
     units.reserve(original.len());
@@ -146,6 +154,7 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
     let (mut maybe_leet, mut maybe_noise) = (false, false);
     let table = steps.contains(Steps::SIMPLIFIED).then(simplified_table);
     let numbers = steps.contains(Steps::NUMBERS);
+    let marks = steps.contains(Steps::CONFUSABLES);
     for (at, ch) in original.char_indices() {
         let start = offset(at);
         let end = offset(at + ch.len_utf8());
@@ -153,9 +162,10 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         // string buffer and tables.
         if ch.is_ascii() {
             let folded = ch.to_ascii_lowercase();
-            maybe_leet |= leet(folded).is_some();
-            maybe_noise |= !folded.is_ascii_alphanumeric();
-            units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
+            maybe_leet |= leet(folded).is_some() || interior_leet(folded).is_some();
+            // Digits count: between ideographs a few are noise (`色2情`).
+            maybe_noise |= !folded.is_ascii_alphabetic();
+            units.push(Unit::new(folded, start, end, false));
             continue;
         }
         if is_ideograph(ch) && !(numbers && number(ch).is_some()) {
@@ -163,25 +173,34 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
                 Some(table) => simplified_in(table, ch),
                 None => ch,
             };
-            units.push(Unit { ch: folded, start, end, clause_break: false, skip: false });
+            units.push(Unit::new(folded, start, end, false));
             continue;
         }
         if is_invisible(ch) {
+            continue;
+        }
+        if marks && is_combining_mark(ch) {
+            // Zalgo text stacks marks on letters (`f̶u̶c̶k̶`): they go, and
+            // the letter before them stands for them, so a mask covers them.
+            if let Some(last) = units.last_mut() {
+                last.end = end;
+            }
             continue;
         }
         buf.clear();
         push_folded(ch, &mut buf);
         let clause_break = is_clause_break(ch);
         for folded in buf.chars() {
+            if marks && is_combining_mark(folded) {
+                continue;
+            }
             let folded = fold_char(folded, steps);
             maybe_leet |= leet(folded).is_some();
             maybe_noise |= is_noise(folded);
-            units.push(Unit { ch: folded, start, end, clause_break, skip: false });
+            units.push(Unit::new(folded, start, end, clause_break));
         }
     }
-    // Whether leetspeak changes (or, with the step off, would change) the
-    // text: when it does not, the foldings with and without `leet` agree.
-    let leet_changed = maybe_leet && fold_leet(units, steps.contains(Steps::LEET));
+    let leet_changed = maybe_leet && fold_leet(units);
     if maybe_noise && steps.contains(Steps::NOISE) {
         skip_noise(units);
     }
@@ -189,6 +208,12 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         collapse_repeats(units);
     }
     leet_changed
+}
+
+impl Unit {
+    fn new(ch: char, start: u32, end: u32, clause_break: bool) -> Unit {
+        Unit { ch, plain: ch, start, end, run: 1, clause_break, skip: false }
+    }
 }
 
 fn offset(at: usize) -> u32 {
@@ -314,7 +339,11 @@ pub fn number(ch: char) -> Option<char> {
 }
 
 /// Digits and symbols that stand for letters when they sit next to a letter:
-/// `$h1t`, `h4ck`, `b1tch`. Alone (`2024`, `$5`) they stay what they are.
+/// `$h1t`, `h4ck`, `b1tch`, `¢unt`, `sh€`. Alone (`2024`, `$5`, `€10`) they
+/// stay what they are. The symbols beyond ASCII are the look-alikes the
+/// confusables table reads as letters but which are symbols, not letters,
+/// in Unicode (so the `confusables` step, which folds letters only, leaves
+/// them): read here, they need a letter beside them.
 pub fn leet(ch: char) -> Option<char> {
     Some(match ch {
         '4' | '@' => 'a',
@@ -324,17 +353,52 @@ pub fn leet(ch: char) -> Option<char> {
         '0' => 'o',
         '$' | '5' => 's',
         '7' | '+' => 't',
-        _ => return None,
+        _ if ch.is_ascii() || is_cjk(ch) || is_pictograph(ch) || !is_noise(ch) => return None,
+        _ => return symbol_letter(ch),
     })
 }
 
-/// Folds the leet characters of every run of letters and leet characters
-/// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`), except a
-/// trailing `!` or `|`, which ends a sentence more often than it spells an
-/// `i` (`fuck!` is not `fucki`). Runs without a letter (`2024`, `$5`) stay.
-fn fold_leet(units: &mut [Unit], apply: bool) -> bool {
+/// Brackets read as `c` only between two letters (`fu(k`, `fu<k`): at the
+/// edge of a word they are brackets (`(fuck)`).
+fn interior_leet(ch: char) -> Option<char> {
+    matches!(ch, '(' | '<' | '[' | '{').then_some('c')
+}
+
+/// The letter a symbol looks like, from `decancer`'s table: `¢` `©` `⊂`
+/// are `c`, `€` `£` are `e`, `×` is `x`, `🄐` is `a`.
+fn symbol_letter(ch: char) -> Option<char> {
+    match decancer::cure_char(ch, decancer::Options::default()) {
+        decancer::Translation::Character(latin) if latin.is_ascii_alphabetic() => Some(latin),
+        _ => None,
+    }
+}
+
+/// Emoji and pictographs: decancer reads some as letters (`😀` as `o`),
+/// which in chat would invent words.
+fn is_pictograph(ch: char) -> bool {
+    matches!(ch, '\u{2600}'..='\u{27BF}' | '\u{2B00}'..='\u{2BFF}' | '\u{1F300}'..='\u{1FAFF}')
+}
+
+/// Symbols that may stand for one letter inside a word (`b*tch`, `s#it`,
+/// `f'ck`): they do not end a run of leetspeak, and the spelling index
+/// ([`super::spelling`]) tries them as every letter.
+pub fn is_wildcard(ch: char) -> bool {
+    matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&')
+}
+
+/// Reads the leet characters of every run of letters and leet characters
+/// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`) into `ch`,
+/// except a trailing `!` or `|`, which ends a sentence more often than it
+/// spells an `i` (`fuck!` is not `fucki`). Runs without a letter (`2024`,
+/// `$5`) stay. Returns whether any character was read.
+fn fold_leet(units: &mut [Unit]) -> bool {
     let mut changed = false;
-    let in_run = |unit: &Unit| unit.ch.is_ascii_alphabetic() || leet(unit.ch).is_some();
+    let in_run = |unit: &Unit| {
+        unit.ch.is_ascii_alphabetic()
+            || leet(unit.ch).is_some()
+            || interior_leet(unit.ch).is_some()
+            || is_wildcard(unit.ch)
+    };
     let mut start = 0;
     while start < units.len() {
         if !in_run(&units[start]) {
@@ -350,12 +414,26 @@ fn fold_leet(units: &mut [Unit], apply: bool) -> bool {
         while last > 0 && matches!(run[last - 1].ch, '!' | '|') {
             last -= 1;
         }
-        if run[..last].iter().any(|unit| unit.ch.is_ascii_alphabetic()) {
-            for unit in &mut run[..last] {
-                if let Some(letter) = leet(unit.ch) {
-                    if apply {
-                        unit.ch = letter;
-                    }
+        let letters = run[..last].iter().filter(|unit| unit.ch.is_ascii_alphabetic()).count();
+        // A run of three or more symbols without a letter or digit (`@$$`)
+        // reads as letters too, unless it is all one symbol (`$$$`); with
+        // a digit it is an amount (`€10`, `$100`).
+        let symbols_only = letters == 0
+            && last >= 3
+            && run[..last].iter().all(|unit| leet(unit.ch).is_some() && !unit.ch.is_ascii_digit())
+            && run[..last].iter().any(|unit| unit.ch != run[0].ch);
+        if letters > 0 || symbols_only {
+            for i in 0..last {
+                let letter = match leet(run[i].ch) {
+                    Some(letter) => Some(letter),
+                    None => interior_leet(run[i].ch).filter(|_| {
+                        i > 0
+                            && run[i - 1].ch.is_ascii_alphabetic()
+                            && run.get(i + 1).is_some_and(|next| next.ch.is_ascii_alphabetic())
+                    }),
+                };
+                if let Some(letter) = letter {
+                    run[i].ch = letter;
                     changed = true;
                 }
             }
@@ -365,10 +443,28 @@ fn fold_leet(units: &mut [Unit], apply: bool) -> bool {
     changed
 }
 
+/// Between two ideographs noise may be longer when it holds no space: a
+/// string of symbols (`色@#$%&情`) is one obstacle, where spaces between
+/// words of ordinary text are several.
+pub const MAX_CJK_NOISE_GAP: usize = 8;
+
+/// At most this many digits between two ideographs are skipped with the
+/// noise (`色2情`); a longer number (a price, a phone number) is text.
+pub const MAX_CJK_DIGITS: usize = 2;
+
 fn is_latin_letter(ch: char) -> bool {
     ch.is_ascii_alphabetic()
 }
 
+/// Marks for removal the noise between the characters of a word:
+/// - between two ideographs: up to [`MAX_NOISE_GAP`] symbols, spaces or
+///   emoji, or up to [`MAX_CJK_NOISE_GAP`] without a space, with up to
+///   [`MAX_CJK_DIGITS`] digits among them;
+/// - between an ideograph and a Latin letter (`加 v`, `QQ*群`): up to
+///   [`MAX_NOISE_GAP`];
+/// - between two single Latin letters (`f.u.c.k`): up to [`MAX_NOISE_GAP`].
+///
+/// CJK clause punctuation (`，。`) is never skipped.
 fn skip_noise(units: &mut Vec<Unit>) {
     let len = units.len();
     let is_single_letter = |units: &[Unit], i: usize| {
@@ -376,24 +472,38 @@ fn skip_noise(units: &mut Vec<Unit>) {
             && !(i > 0 && units[i - 1].ch.is_alphanumeric())
             && !units.get(i + 1).is_some_and(|u| u.ch.is_alphanumeric())
     };
+    let skippable = |unit: &Unit| (is_noise(unit.ch) || unit.ch.is_ascii_digit()) && !unit.clause_break;
     let mut i = 0;
     while i < len {
-        let skippable = |unit: &Unit| is_noise(unit.ch) && !unit.clause_break;
         if !skippable(&units[i]) {
             i += 1;
             continue;
         }
         let gap_start = i;
+        let (mut digits, mut spaced) = (0, false);
         while i < len && skippable(&units[i]) {
+            digits += usize::from(units[i].ch.is_ascii_digit());
+            spaced |= units[i].ch.is_whitespace();
             i += 1;
         }
         let gap = i - gap_start;
-        if gap_start == 0 || i == len || gap > MAX_NOISE_GAP {
+        if gap_start == 0 || i == len {
             continue;
         }
-        let (left, right) = (gap_start - 1, i);
-        let joins = (is_ideograph(units[left].ch) && is_ideograph(units[right].ch))
-            || (is_single_letter(units, left) && is_single_letter(units, right));
+        let (left, right) = (units[gap_start - 1].ch, units[i].ch);
+        let joins = if is_ideograph(left) && is_ideograph(right) {
+            digits <= MAX_CJK_DIGITS && (gap <= MAX_NOISE_GAP || (!spaced && gap <= MAX_CJK_NOISE_GAP))
+        } else if digits > 0 || gap > MAX_NOISE_GAP {
+            false
+        } else if is_ideograph(left) || is_ideograph(right) {
+            is_latin_letter(left) || is_latin_letter(right)
+        } else {
+            // `a` and `I` are words: `a f^ck` is not `af^ck`. Between other
+            // single letters any noise is a separator (`a s s`, `f u c k`).
+            let word = |ch: char| matches!(ch, 'a' | 'i');
+            let spaced_word = spaced && (word(left) || word(right));
+            !spaced_word && is_single_letter(units, gap_start - 1) && is_single_letter(units, i)
+        };
         if joins {
             for unit in &mut units[gap_start..i] {
                 unit.skip = true;
@@ -404,9 +514,12 @@ fn skip_noise(units: &mut Vec<Unit>) {
 }
 
 /// A run of three or more of the same letter or ideograph becomes one unit
-/// standing for the whole run; runs of two are left alone, since `good`,
-/// `assassin` and `谢谢` are spelt that way (so `fuuck` is not caught, and
-/// `asssss` does not meet `ass`: the price of never breaking real words).
+/// standing for the whole run (`fuuuuck`, `赌赌赌博`), its `run` the count.
+/// Runs of two stay in the units: `good`, `assassin` and `谢谢` are spelt
+/// that way. Doubles are matched later and more precisely: an ideograph
+/// pair by the literal view ([`super::normalize`]), a doubled letter by the
+/// spelling index ([`super::spelling`]), both only where the entry has the
+/// character fewer times.
 fn collapse_repeats(units: &mut Vec<Unit>) {
     // Nearly all text has no triple: find the first before moving anything.
     let Some(first) = units.windows(3).position(|w| w[0].ch == w[1].ch && w[1].ch == w[2].ch) else {
@@ -421,7 +534,8 @@ fn collapse_repeats(units: &mut Vec<Unit>) {
             j += 1;
         }
         if j - i >= 3 && (unit.ch.is_alphabetic() || is_ideograph(unit.ch)) {
-            units[write] = Unit { end: units[j - 1].end, ..unit };
+            let run = u16::try_from(j - i).unwrap_or(u16::MAX);
+            units[write] = Unit { end: units[j - 1].end, run, ..unit };
             write += 1;
         } else {
             if write != i {
@@ -450,6 +564,12 @@ pub(crate) fn folds_to_itself_ascii(text: &str) -> bool {
         if !byte.is_ascii() || byte.is_ascii_uppercase() || leet(byte as char).is_some() {
             return false;
         }
+        let between_letters = i > 0
+            && bytes[i - 1].is_ascii_alphabetic()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
+        if between_letters && interior_leet(byte as char).is_some() {
+            return false;
+        }
         if i >= 2 && bytes[i - 1] == byte && bytes[i - 2] == byte {
             return false;
         }
@@ -468,11 +588,52 @@ pub(crate) fn folds_to_itself_ascii(text: &str) -> bool {
     !(run == 1 && starts_with_letter)
 }
 
+/// Walks one view of folded units, calling `emit(ch, start, end, run)`
+/// for each character: with leetspeak read (`leet`) or as written, and with
+/// each pair (or longer run) of equal ideographs squeezed into one
+/// character (`squeeze`) or not. Literals see leetspeak and squeezed pairs
+/// when their file has `leet` and `repeats`; regexes see neither, since a
+/// rule such as `re:qq\d{5,}` is about the digits as written.
+pub(crate) fn view(units: &[Unit], leet: bool, squeeze: bool, mut emit: impl FnMut(char, u32, u32, u16)) {
+    let mut i = 0;
+    while i < units.len() {
+        let unit = units[i];
+        let ch = if leet { unit.ch } else { unit.plain };
+        let (mut end, mut run) = (unit.end, unit.run);
+        let mut j = i + 1;
+        if squeeze && is_ideograph(ch) {
+            while j < units.len() && units[j].plain == unit.plain {
+                end = units[j].end;
+                run = run.saturating_add(units[j].run);
+                j += 1;
+            }
+        }
+        emit(ch, unit.start, end, run);
+        i = j;
+    }
+}
+
+/// Whether squeezing would change `units`: two equal ideographs in a row.
+pub(crate) fn has_ideograph_pair(units: &[Unit]) -> bool {
+    units.windows(2).any(|w| w[0].plain == w[1].plain && is_ideograph(w[0].plain))
+}
+
 /// Folds a dictionary literal through the steps.
 pub fn fold_literal(text: &str, steps: Steps) -> String {
+    fold_literal_runs(text, steps).0
+}
+
+/// Folds a dictionary literal through the steps, with how many times each
+/// folded character was written (`谢谢` is `谢` written twice).
+pub fn fold_literal_runs(text: &str, steps: Steps) -> (String, Vec<u16>) {
     let mut units = Vec::new();
     let _ = fold_units(text, steps, &mut units);
-    units.iter().map(|unit| unit.ch).collect()
+    let (mut folded, mut runs) = (String::new(), Vec::new());
+    view(&units, steps.contains(Steps::LEET), steps.contains(Steps::REPEATS), |ch, _, _, run| {
+        folded.push(ch);
+        runs.push(run);
+    });
+    (folded, runs)
 }
 
 #[cfg(test)]
@@ -540,14 +701,38 @@ mod tests {
         assert_eq!(folded("$h1t h4ck b4$7ard 2024 $5 fuck!", Steps::LEET), "shit hack bastard 2024 $5 fuck!");
         assert_eq!(folded("赌 博 赌*博 赌😀博", Steps::NOISE), "赌博赌博赌博");
         assert_eq!(folded("f.u.c.k or f u c k", Steps::NOISE), "fuck or fuck");
-        // Single letters join whatever they spell: a lone `a` before them
-        // joins too (a known limit, measured by the evaluation).
-        assert_eq!(folded("a f u c k", Steps::NOISE), "afuck");
+        // `a` and `I` are words: across a space they do not join single
+        // letters after them; other noise still joins them (`a_s_s`).
+        assert_eq!(folded("a f u c k", Steps::NOISE), "a fuck");
+        assert_eq!(folded("a_s_s a s s", Steps::NOISE), "ass a ss");
         assert_eq!(folded("a cat is here", Steps::NOISE), "a cat is here");
         assert_eq!(folded("赌    博", Steps::NOISE), "赌    博");
         assert_eq!(folded("去赌。博物馆", Steps::NOISE), "去赌。博物馆");
         assert_eq!(folded("fuuuuck 赌赌赌博 good", Steps::REPEATS), "fuck 赌博 good");
         assert_eq!(folded("①②③ 三百", Steps::NUMBERS), "123 3百");
+        // Longer noise between ideographs when it has no space, digits
+        // among it, and noise between an ideograph and a Latin letter.
+        for (text, expected) in [
+            ("色@#$%&情", "色情"),
+            ("色2情", "色情"),
+            ("色1 2情", "色情"),
+            ("色 12 情", "色 12 情"),
+            ("色123情", "色123情"),
+            ("加 v", "加v"),
+            ("qq*群", "qq群"),
+            ("色     情", "色     情"),
+        ] {
+            assert_eq!(folded(text, Steps::NOISE), expected, "{text:?}");
+        }
+        assert_eq!(folded("第123章", Steps::NOISE), "第123章");
+        // Symbols that look like letters read as letters beside letters.
+        assert_eq!(
+            folded("¢unt sh€ se× 🄐ss €10 fu(k (fuck)", Steps::LEET),
+            "cunt she sex ass €10 fuck (fuck)"
+        );
+        assert_eq!(folded("@$$ $$$ 2024 $#1t", Steps::LEET), "ass $$$ 2024 s#it");
+        // Zalgo marks go with the confusables.
+        assert_eq!(folded("f\u{336}u\u{336}c\u{336}k\u{336} café", Steps::CONFUSABLES), "fuck cafe");
         assert_eq!(folded("三百", Steps::NONE), "三百");
     }
 
@@ -560,6 +745,14 @@ mod tests {
         // `f` starts at 3, `k` ends at 10: the dots between lie inside.
         assert_eq!((units[3].start, units[6].end), (3, 10));
         let _ = fold_units("fuuuuck", Steps::REPEATS, &mut units);
-        assert_eq!((units[1].ch, units[1].start, units[1].end), ('u', 1, 5));
+        assert_eq!((units[1].ch, units[1].start, units[1].end, units[1].run), ('u', 1, 5, 4));
+        // A zalgo mark belongs to the letter before it, so masks cover it.
+        let _ = fold_units("f\u{336}u", Steps::ALL, &mut units);
+        assert_eq!((units[0].start, units[0].end, units[1].start), (0, 3, 3));
+        // Squeezed pairs of ideographs: one character written twice.
+        let _ = fold_units("谢谢你", Steps::ALL, &mut units);
+        let mut squeezed = Vec::new();
+        view(&units, true, true, |ch, start, end, run| squeezed.push((ch, start, end, run)));
+        assert_eq!(squeezed, [('谢', 0, 6, 2), ('你', 6, 9, 1)]);
     }
 }

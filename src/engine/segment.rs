@@ -1,0 +1,103 @@
+//! Chinese word boundaries for `@boundary segment`: a CJK hit must start
+//! and end where a word segmenter puts word boundaries.
+//!
+//! Chinese writes no spaces, so a two-character entry can straddle two
+//! words: `口交` in `路口|交通`, `色情` in `白色|情人节`, `大麻` in
+//! `大麻烦`. The segmenter is `jieba-rs` (jieba's dictionary of ~350k
+//! words, MIT), in search mode, which also reports the dictionary words
+//! inside a long word, so `赌博机` has a boundary after `赌博` and still
+//! hits it.
+//!
+//! Only the text around a hit is segmented (at most [`WINDOW`] characters
+//! on each side), so clean text costs nothing. A hit costs one segmentation
+//! of its window, about 10–30 µs; the dictionary loads once, on the first
+//! build of dictionaries that use the mode (~0.3 s, ~40 MiB).
+
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+
+use super::chars::{is_clause_break, is_ideograph};
+
+/// Characters of context on each side of a hit that the segmenter sees.
+pub const WINDOW: usize = 12;
+
+fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+/// Loads the segmenter's dictionary now (engine build), so no request
+/// waits for it.
+pub(crate) fn prepare() {
+    let _ = jieba();
+}
+
+/// Whether the hit `text[start..end]` starts or ends inside a word, for a
+/// hit that starts or ends with an ideograph (others are never dropped).
+pub(crate) fn straddles_words(text: &str, start: usize, end: usize) -> bool {
+    let Some(hit) = text.get(start..end) else { return false };
+    let (Some(first), Some(last)) = (hit.chars().next(), hit.chars().next_back()) else { return false };
+    if !is_ideograph(first) && !is_ideograph(last) {
+        return false;
+    }
+    let from = window_start(text, start);
+    let to = window_end(text, end);
+    let Some(window) = text.get(from..to) else { return false };
+    let mut boundaries = Vec::with_capacity(16);
+    boundaries.push(from);
+    for word in jieba().cut_for_search(window, true) {
+        // The words are slices of the window.
+        let Some(at) = (word.as_ptr() as usize).checked_sub(window.as_ptr() as usize) else { continue };
+        boundaries.push(from + at);
+        boundaries.push(from + at + word.len());
+    }
+    boundaries.push(to);
+    let at_boundary = |offset: usize| boundaries.contains(&offset);
+    let check_start = is_ideograph(first);
+    let check_end = is_ideograph(last);
+    (check_start && !at_boundary(start)) || (check_end && !at_boundary(end))
+}
+
+fn window_start(text: &str, start: usize) -> usize {
+    let mut from = start;
+    for (taken, (at, ch)) in text[..start].char_indices().rev().enumerate() {
+        if taken == WINDOW || is_clause_break(ch) {
+            break;
+        }
+        from = at;
+    }
+    from
+}
+
+fn window_end(text: &str, end: usize) -> usize {
+    let mut to = end;
+    for (taken, (at, ch)) in text[end..].char_indices().enumerate() {
+        if taken == WINDOW || is_clause_break(ch) {
+            break;
+        }
+        to = end + at + ch.len_utf8();
+    }
+    to
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn straddles(text: &str, hit: &str) -> bool {
+        let start = text.find(hit).unwrap_or(0);
+        straddles_words(text, start, start + hit.len())
+    }
+
+    #[test]
+    fn word_boundaries() {
+        assert!(straddles("路口交通", "口交"));
+        assert!(straddles("我在路口交通很堵", "口交"));
+        assert!(straddles("白色情人节快乐", "色情"));
+        assert!(!straddles("赌博机", "赌博"));
+        assert!(!straddles("有人在网上赌博吗", "赌博"));
+        assert!(!straddles("法轮功学员", "法轮功"));
+        assert!(!straddles("hello world", "world"));
+    }
+}
