@@ -45,10 +45,11 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// `k` in two letters: digits would be read as letters by the default
 /// `leet` fold step (`rx0q` is seen as `rxoq`), and letters that look alike
-/// (`l`/`i`, `u`/`v`, `s`/`z`) would let one pair's word respell another's
-/// (`litalz` is a respelling of `litaiz`), so neither is used.
+/// (`l`/`i`, `u`/`v`, `s`/`z`) or that mask (`x`) would let one pair's word
+/// respell another's (`litalz` is a respelling of `litaiz`), so neither is
+/// used.
 fn letters(k: u32) -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnopqrtwxy";
+    const ALPHABET: &[u8] = b"abcdefghjkmnopqrtwy";
     let letter = |n: u32| char::from(ALPHABET[n as usize % ALPHABET.len()]);
     format!("{}{}", letter(k / ALPHABET.len() as u32), letter(k))
 }

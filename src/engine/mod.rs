@@ -606,6 +606,8 @@ impl MatcherSet {
                     // A match refused for standing inside a word (`ass` in
                     // `classic`) must not hide a word that starts inside
                     // it; no word starts before the next non-word character.
+                    // The word may still be made of entries (`fuckfuck`).
+                    SpellingIndex::note_inside(folded, found.start, spelling);
                     at = next_word_start(folded, found.start);
                 }
             }
@@ -690,8 +692,11 @@ impl LiteralSet {
         any
     }
 
-    /// Whether the text writes each ideograph of the match at least as
-    /// many times as the entry of `owner` does (`谢谢` is not met by `谢`).
+    /// Whether the text writes each character of the match at least as
+    /// many times as the entry of `owner` does (`谢谢` is not met by `谢`),
+    /// and writes the first and last no more than once more unless it
+    /// repeats every character (`他妈妈` is `他|妈妈`, not a doubled `他妈`;
+    /// `法法轮轮功功` doubles the whole entry).
     fn written_often_enough(
         &self,
         owner: u32,
@@ -699,19 +704,26 @@ impl LiteralSet {
         folded: &str,
         normalized: &Normalized,
     ) -> bool {
-        if self.runs.is_empty() {
-            return true;
-        }
-        let Ok(at) = self.runs.binary_search_by_key(&owner, |(index, _)| *index) else { return true };
-        let runs = &self.runs[at].1;
+        let entry_runs: &[u16] = match self.runs.binary_search_by_key(&owner, |(index, _)| *index) {
+            Ok(at) => &self.runs[at].1,
+            Err(_) => &[],
+        };
         if !normalized.has_runs() {
-            return runs.iter().all(|&run| run <= 1);
+            return entry_runs.iter().all(|&run| run <= 1);
         }
         let matched = folded.get(found.start..found.end).unwrap_or_default();
-        matched
-            .char_indices()
-            .zip(runs.iter())
-            .all(|((at, _), &wanted)| normalized.run_at(found.start + at) >= wanted)
+        let count = matched.chars().count();
+        let (mut all_repeated, mut edge_doubled) = (true, false);
+        for (i, (at, _)) in matched.char_indices().enumerate() {
+            let written = normalized.run_at(found.start + at);
+            let wanted = entry_runs.get(i).copied().unwrap_or(1);
+            if written < wanted {
+                return false;
+            }
+            all_repeated &= written > wanted;
+            edge_doubled |= (i == 0 || i + 1 == count) && written == wanted + 1 && written < 3;
+        }
+        !edge_doubled || all_repeated
     }
 }
 

@@ -33,8 +33,15 @@ pub(crate) fn prepare() {
     let _ = jieba();
 }
 
-/// Whether the hit `text[start..end]` starts or ends inside a word, for a
-/// hit that starts or ends with an ideograph (others are never dropped).
+/// Whether the hit `text[start..end]` cuts through words, for a hit that
+/// starts or ends with an ideograph (others are never dropped):
+///
+/// - a hit across a word boundary of the segmentation (`口交` across
+///   `路口|交通`, `去死` across `去|死胡同`) must start and end on its word
+///   boundaries;
+/// - a hit inside one word must start and end on the boundaries of the
+///   dictionary words inside it, which search mode reports (`赌博` in
+///   `赌博|机` stays; `大麻` in `大|麻烦`, `靠` in `可靠` go).
 pub(crate) fn straddles_words(text: &str, start: usize, end: usize) -> bool {
     let Some(hit) = text.get(start..end) else { return false };
     let (Some(first), Some(last)) = (hit.chars().next(), hit.chars().next_back()) else { return false };
@@ -44,19 +51,30 @@ pub(crate) fn straddles_words(text: &str, start: usize, end: usize) -> bool {
     let from = window_start(text, start);
     let to = window_end(text, end);
     let Some(window) = text.get(from..to) else { return false };
-    let mut boundaries = Vec::with_capacity(16);
-    boundaries.push(from);
-    for word in jieba().cut_for_search(window, true) {
+    let words = boundaries(window, from, jieba().cut(window, true));
+    let crosses = words.iter().any(|&b| start < b && b < end);
+    let (check_start, check_end) = (is_ideograph(first), is_ideograph(last));
+    let on = |set: &[usize], offset: usize| set.contains(&offset);
+    if crosses {
+        return (check_start && !on(&words, start)) || (check_end && !on(&words, end));
+    }
+    let inner = boundaries(window, from, jieba().cut_for_search(window, true));
+    (check_start && !on(&inner, start)) || (check_end && !on(&inner, end))
+}
+
+/// The offsets in the text where the segmenter's `words` (slices of
+/// `window`, which starts at `from`) start and end.
+fn boundaries(window: &str, from: usize, words: Vec<&str>) -> Vec<usize> {
+    let mut offsets = Vec::with_capacity(words.len() * 2 + 2);
+    offsets.push(from);
+    for word in words {
         // The words are slices of the window.
         let Some(at) = (word.as_ptr() as usize).checked_sub(window.as_ptr() as usize) else { continue };
-        boundaries.push(from + at);
-        boundaries.push(from + at + word.len());
+        offsets.push(from + at);
+        offsets.push(from + at + word.len());
     }
-    boundaries.push(to);
-    let at_boundary = |offset: usize| boundaries.contains(&offset);
-    let check_start = is_ideograph(first);
-    let check_end = is_ideograph(last);
-    (check_start && !at_boundary(start)) || (check_end && !at_boundary(end))
+    offsets.push(from + window.len());
+    offsets
 }
 
 fn window_start(text: &str, start: usize) -> usize {
@@ -96,6 +114,10 @@ mod tests {
         assert!(straddles("我在路口交通很堵", "口交"));
         assert!(straddles("白色情人节快乐", "色情"));
         assert!(!straddles("赌博机", "赌博"));
+        assert!(straddles("迷宫去死胡同", "去死"));
+        assert!(straddles("大麻烦了", "大麻"));
+        assert!(straddles("可靠度", "靠"));
+        assert!(!straddles("你他妈的", "他妈的"));
         assert!(!straddles("有人在网上赌博吗", "赌博"));
         assert!(!straddles("法轮功学员", "法轮功"));
         assert!(!straddles("hello world", "world"));

@@ -50,6 +50,11 @@ const MIN_ENTRY: usize = 3;
 /// Words longer than this are not looked up (no entry is that long).
 const MAX_WORD: usize = 40;
 
+/// Endings of inflected entries, longest first, and the least a stem
+/// keeps: `tits` and `hoes` are left to the list (`ho` + `es` is a tool).
+const ENDINGS: &[&str] = &["ing", "ers", "es", "ed", "er", "s"];
+const MIN_STEM: usize = 4;
+
 /// Symbols that may stand for one letter inside a word (one list, shared
 /// with leetspeak: [`super::steps::is_wildcard`]).
 fn is_wildcard(byte: u8) -> bool {
@@ -182,9 +187,10 @@ impl SpellingIndex {
     ) {
         scratch.found.clear();
         if self.is_empty() {
+            scratch.inside.clear();
             return;
         }
-        let Scratch { key, word, found: out } = scratch;
+        let Scratch { key, word, found: out, inside } = scratch;
         let mut search = Search { index: self, original, normalized, key, word };
         let mut wildcard_words = 0;
         let mut previous: Option<Word> = None;
@@ -219,6 +225,30 @@ impl SpellingIndex {
         }
         if self.respellings.compounds {
             search.split_words(folded, matched, out);
+        }
+        for &(start, end) in inside.iter() {
+            let taken = out.iter().any(|hit| hit.start < end && start < hit.end);
+            if !taken {
+                search.tiled(folded, start, end, out);
+            }
+        }
+        inside.clear();
+    }
+
+    /// Notes a word of `folded` that holds an entry the automaton refused
+    /// for not standing alone, for [`Search::tiled`].
+    pub(crate) fn note_inside(folded: &str, at: usize, scratch: &mut Scratch) {
+        let bytes = folded.as_bytes();
+        let mut start = at.min(bytes.len());
+        while start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
+            start -= 1;
+        }
+        let mut end = at.min(bytes.len());
+        while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+            end += 1;
+        }
+        if scratch.inside.last() != Some(&(start, end)) && scratch.inside.len() < MAX_WILDCARD_WORDS {
+            scratch.inside.push((start, end));
         }
     }
 }
@@ -289,6 +319,8 @@ pub(crate) struct Scratch {
     word: Vec<(u8, u16)>,
     /// The hits of the last [`SpellingIndex::find_all`].
     pub found: Vec<RawHit>,
+    /// Words holding an entry that did not stand alone.
+    inside: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -312,18 +344,109 @@ impl Search<'_> {
     /// A word without symbols: look-alikes and doubles.
     fn exact(&mut self, folded: &str, word: &Word, out: &mut Vec<RawHit>) {
         self.load(folded, word.start, word.end, None);
+        let before = out.len();
         self.look_up(word.start, word.end, out);
+        if out.len() > before || !self.index.respellings.look_alikes {
+            return;
+        }
+        // An inflected entry (`dicks`, `retarded`, `fucker`): a stem of
+        // [`MIN_STEM`] letters or more that is an entry, and an ending.
+        let letters = std::mem::take(self.word);
+        for ending in ENDINGS {
+            let stem = letters.len().saturating_sub(ending.len());
+            let ends =
+                letters.get(stem..).is_some_and(|tail| tail.iter().map(|&(b, _)| b).eq(ending.bytes()));
+            if stem >= MIN_STEM && ends {
+                self.word.clear();
+                self.word.extend_from_slice(&letters[..stem]);
+                self.look_up(word.start, word.end, out);
+                if out.len() > before {
+                    break;
+                }
+            }
+        }
+        *self.word = letters;
+    }
+
+    /// A word made of entries and digits (`fuckfuck`, `bitchfuck`,
+    /// `123motherfucker123`), where the automaton found an entry inside a
+    /// longer word: every piece must be an entry of [`MIN_ENTRY`] letters
+    /// or more, or a run of digits, so `assassin` (`ass|ass|in`) and
+    /// `classic` stay clean.
+    fn tiled(&mut self, folded: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
+        let bytes = &folded.as_bytes()[start..end];
+        let len = bytes.len();
+        if len > MAX_WORD || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+            return;
+        }
+        // Digits as written: leetspeak read `123motherfucker123` as
+        // `i2emotherfuckeri2e`, but around a word they are a number.
+        let mut written = [0u8; MAX_WORD];
+        for (i, slot) in written.iter_mut().enumerate().take(len) {
+            let at = self.normalized.original_start(start + i);
+            let digit = self.original.as_bytes().get(at).is_some_and(u8::is_ascii_digit);
+            *slot = if digit { b'0' } else { bytes[i] };
+        }
+        let bytes = &written[..len];
+        // reach[i]: bytes[..i] is tiled; entries[i]: with how many entries.
+        let mut reach = [None::<u8>; MAX_WORD + 1];
+        reach[0] = Some(0);
+        let mut probe = Vec::new();
+        for i in 0..len {
+            let Some(entries) = reach[i] else { continue };
+            if bytes[i].is_ascii_digit() {
+                let mut j = i;
+                while j < len && bytes[j].is_ascii_digit() {
+                    j += 1;
+                }
+                reach[j] = reach[j].max(Some(entries));
+                continue;
+            }
+            for j in i + MIN_ENTRY..=len {
+                if bytes[j - 1].is_ascii_digit() {
+                    break;
+                }
+                self.word.clear();
+                self.word.extend(bytes[i..j].iter().map(|&b| (b, 1)));
+                probe.clear();
+                self.look_up(start + i, start + j, &mut probe);
+                if !probe.is_empty() {
+                    reach[j] = reach[j].max(Some(entries.saturating_add(1)));
+                }
+            }
+        }
+        let whole = reach[len].unwrap_or(0);
+        let has_digits = bytes.iter().any(u8::is_ascii_digit);
+        if whole >= 2 || (whole == 1 && has_digits) {
+            self.word.clear();
+            // Report the word as a hit of the first entry in it.
+            for j in (MIN_ENTRY..=len).rev() {
+                let i = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(0);
+                if i + MIN_ENTRY > j {
+                    break;
+                }
+                self.word.clear();
+                self.word.extend(bytes[i..j].iter().map(|&b| (b, 1)));
+                probe.clear();
+                self.look_up(start, end, &mut probe);
+                if let Some(&hit) = probe.first() {
+                    out.push(hit);
+                    return;
+                }
+            }
+        }
     }
 
     /// Tries the holes of a word as every letter: its symbols, then also
-    /// the letters leetspeak read from a symbol or digit (`f@ck`, `f00k`).
-    /// Returns whether the word had holes to try. (`x`, which people also
-    /// mask with, is not a hole: `litaxz` would meet `litaaz`, `fax` `fag`.)
+    /// the letters leetspeak read from a symbol or digit (`f@ck`, `f00k`)
+    /// and an `x` inside a word of four letters or more, the letter people
+    /// mask with (`shxt`; not `fax`, which would meet `fag`).
+    /// Returns whether the word had holes to try.
     fn wildcards(&mut self, folded: &str, word: &Word, out: &mut Vec<RawHit>) -> bool {
         let found_before = out.len();
         let mut tried = false;
         // First the symbols alone (`m0th3rf*cker` is `motherf*cker`), then
-        // with the letters read from symbols.
+        // with the letters read from symbols and the `x`s.
         for read_letters in [false, true] {
             if out.len() > found_before {
                 break;
@@ -340,7 +463,9 @@ impl Search<'_> {
         let letters = self.word.len();
         for at in 0..letters {
             let byte = self.word[at].0;
-            let hole = is_wildcard(byte) || (read_letters && self.read_from_symbol(word.start + at));
+            let masked_with_x = byte == b'x' && at > 0 && at + 1 < letters && letters >= 4;
+            let hole = is_wildcard(byte)
+                || (read_letters && (masked_with_x || self.read_from_symbol(word.start + at)));
             if hole {
                 if count == MAX_WILDCARDS {
                     return false;
@@ -569,7 +694,18 @@ mod tests {
         assert_eq!(found(&index, "fvck shlt"), [(1, "fvck".to_string()), (2, "shlt".to_string())]);
         assert_eq!(found(&index, "shiit fuckk"), [(2, "shiit".to_string()), (1, "fuckk".to_string())]);
         assert_eq!(found(&index, "bull-shit"), [(3, "bull-shit".to_string())]);
-        assert_eq!(found(&index, "a mother fucker"), [(4, "mother fucker".to_string())]);
+        // `fucker` is `fuck` inflected, and the two words are the compound.
+        assert_eq!(
+            found(&index, "a mother fucker"),
+            [(1, "fucker".to_string()), (4, "mother fucker".to_string())]
+        );
+        assert_eq!(found(&index, "dicks retarded"), []);
+        let inflected = super::tests::index(ALL, &["dick", "retard"]);
+        assert_eq!(
+            found(&inflected, "dicks retarded"),
+            [(0, "dicks".to_string()), (1, "retarded".to_string())]
+        );
+        assert_eq!(found(&inflected, "shxt dxck"), [(0, "dxck".to_string())]);
         assert_eq!(found(&index, "asss"), [(5, "asss".to_string())]);
     }
 

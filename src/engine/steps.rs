@@ -422,7 +422,16 @@ fn fold_leet(units: &mut [Unit]) -> bool {
             && last >= 3
             && run[..last].iter().all(|unit| leet(unit.ch).is_some() && !unit.ch.is_ascii_digit())
             && run[..last].iter().any(|unit| unit.ch != run[0].ch);
-        if letters > 0 || symbols_only {
+        // The same symbol between every letter (`f!u!c!k`, `s@h@i@t`) is a
+        // separator, left for noise skipping.
+        let separated = last >= 5
+            && last % 2 == 1
+            && run[..last].iter().step_by(2).all(|unit| unit.ch.is_ascii_alphabetic())
+            && run[1..last]
+                .iter()
+                .step_by(2)
+                .all(|unit| unit.ch == run[1].ch && !unit.ch.is_ascii_alphanumeric());
+        if (letters > 0 || symbols_only) && !separated {
             for i in 0..last {
                 let letter = match leet(run[i].ch) {
                     Some(letter) => Some(letter),
@@ -491,12 +500,17 @@ fn skip_noise(units: &mut Vec<Unit>) {
             continue;
         }
         let (left, right) = (units[gap_start - 1].ch, units[i].ch);
+        let blank = units[gap_start..i].iter().all(|unit| unit.ch.is_whitespace());
         let joins = if is_ideograph(left) && is_ideograph(right) {
             digits <= MAX_CJK_DIGITS && (gap <= MAX_NOISE_GAP || (!spaced && gap <= MAX_CJK_NOISE_GAP))
-        } else if digits > 0 || gap > MAX_NOISE_GAP {
+        } else if digits > 0 {
             false
         } else if is_ideograph(left) || is_ideograph(right) {
-            is_latin_letter(left) || is_latin_letter(right)
+            gap <= MAX_NOISE_GAP && (is_latin_letter(left) || is_latin_letter(right))
+        } else if gap > MAX_NOISE_GAP && !(blank && gap <= MAX_CJK_NOISE_GAP) {
+            // Spaces alone may be longer between single letters
+            // (`f    u     c k`).
+            false
         } else {
             // `a` and `I` are words: `a f^ck` is not `af^ck`. Between other
             // single letters any noise is a separator (`a s s`, `f u c k`).
