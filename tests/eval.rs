@@ -42,8 +42,8 @@ fn evaluation_meets_its_goals() {
 /// The published third-party figures (README, "Evaluation"). The issue's
 /// goals are 95% and 2%; these are what the engine reaches today, held so
 /// that no change makes them worse unnoticed.
-const THIRD_PARTY_RECALL: f64 = 0.89;
-const THIRD_PARTY_FALSE_POSITIVES: f64 = 0.022;
+const THIRD_PARTY_RECALL: f64 = 0.895;
+const THIRD_PARTY_FALSE_POSITIVES: f64 = 0.011;
 
 #[test]
 fn third_party_set_meets_its_published_figures() {

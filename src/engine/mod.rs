@@ -326,7 +326,8 @@ impl Engine {
                 index += 1;
                 index <= first_new
                     || self.category(hit.category).boundary != Boundary::Segment
-                    || !segment::straddles_words(text, hit.span.start, hit.span.end)
+                    || self.entry(hit.entry).starts_with("re:")
+                    || !segment::straddles_words(text, hit.span.start, hit.span.end, self.entry(hit.entry))
             });
         }
         out[first_new..].sort_by_key(|hit| (hit.span.start, hit.span.end));
@@ -407,9 +408,9 @@ impl Scratch {
         if set.has_literals() {
             let view = self.view(text, steps, false);
             let Scratch { views, raw, spelling, .. } = self;
-            let normalized = &views[view].normalized;
+            let (normalized, leet_read) = (&views[view].normalized, views[view].leet);
             raw.clear();
-            set.find_literals(text, normalized.text(text), normalized, spelling, raw);
+            set.find_literals(text, normalized.text(text), normalized, leet_read, spelling, raw);
             for found in raw.iter() {
                 let (start, end) = normalized.original_span(text, found.start, found.end);
                 hit(start, end, found.owner);
@@ -426,7 +427,10 @@ impl Scratch {
     }
 
     /// The index of the view that literals (or, with `rules`, regexes) of a
-    /// file folding with `steps` read, made on first use.
+    /// file folding with `steps` read, made on first use. Regexes read it
+    /// without leetspeak (a rule such as `re:qq\d{5,}` is about digits as
+    /// written) but with repeats squeezed, as literals do, so that both
+    /// kinds share one text unless leetspeak changed a character.
     fn view(&mut self, text: &str, steps: Steps, rules: bool) -> usize {
         // Leetspeak is read into every folding (but the core's); it and
         // the squeezing of pairs are views of it.
@@ -437,7 +441,7 @@ impl Scratch {
         };
         let f = &self.foldings[folding];
         let leet = !rules && steps.contains(Steps::LEET) && f.leet_changed;
-        let squeeze = !rules && steps.contains(Steps::REPEATS) && f.pairs;
+        let squeeze = steps.contains(Steps::REPEATS) && f.pairs;
         let same = |v: &View| v.folding == folding && v.leet == leet && v.squeeze == squeeze;
         if let Some(index) = self.views[..self.views_used].iter().position(same) {
             return index;
@@ -579,6 +583,7 @@ impl MatcherSet {
         original: &str,
         folded: &str,
         normalized: &Normalized,
+        leet_read: bool,
         spelling: &mut spelling::Scratch,
         out: &mut Vec<RawHit>,
     ) {
@@ -612,7 +617,7 @@ impl MatcherSet {
                 }
             }
         }
-        self.spelling.find_all(original, folded, normalized, &out[first_word..], spelling);
+        self.spelling.find_all(original, folded, normalized, leet_read, &out[first_word..], spelling);
         out.extend_from_slice(&spelling.found);
     }
 }

@@ -5,8 +5,9 @@
 //! happens on the folded text, but masks must land on what the sender typed,
 //! so every folded byte remembers the original character it came from.
 
+use super::chars::is_ideograph;
 use super::fold::{folds_to_itself, push_folded};
-use super::steps::{view, Unit};
+use super::steps::Unit;
 
 /// Text after folding, plus where each of its bytes came from.
 ///
@@ -88,20 +89,38 @@ impl Normalized {
         self.runs.clear();
         self.identity = false;
         let Normalized { text, origin, origin_end, runs, .. } = self;
+        text.reserve(units.len() * 3);
+        origin.reserve(units.len() * 3);
+        origin_end.reserve(units.len() * 3);
+        // The loop of `steps::view`, written out: this is the hot path of
+        // every folded text.
         let mut counting = false;
-        view(units, leet, squeeze, |ch, start, end, run| {
-            let added = ch.len_utf8();
+        let mut i = 0;
+        while i < units.len() {
+            let unit = &units[i];
+            let ch = if leet { unit.ch } else { unit.plain };
+            let (mut end, mut run) = (unit.end, unit.run);
+            i += 1;
+            if squeeze && is_ideograph(ch) {
+                while i < units.len() && units[i].plain == unit.plain {
+                    end = units[i].end;
+                    run = run.saturating_add(units[i].run);
+                    i += 1;
+                }
+            }
             if run > 1 && !counting {
                 counting = true;
                 runs.resize(text.len(), 1);
             }
             text.push(ch);
-            origin.extend(std::iter::repeat_n(start, added));
-            origin_end.extend(std::iter::repeat_n(end, added));
-            if counting {
-                runs.extend(std::iter::repeat_n(run, added));
+            for _ in 0..ch.len_utf8() {
+                origin.push(unit.start);
+                origin_end.push(end);
+                if counting {
+                    runs.push(run);
+                }
             }
-        });
+        }
     }
 
     /// Where in the original text the character behind folded byte `at`

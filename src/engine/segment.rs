@@ -42,38 +42,47 @@ pub(crate) fn prepare() {
 /// - a hit inside one word must start and end on the boundaries of the
 ///   dictionary words inside it, which search mode reports (`赌博` in
 ///   `赌博|机` stays; `大麻` in `大|麻烦`, `靠` in `可靠` go).
-pub(crate) fn straddles_words(text: &str, start: usize, end: usize) -> bool {
-    let Some(hit) = text.get(start..end) else { return false };
-    let (Some(first), Some(last)) = (hit.chars().next(), hit.chars().next_back()) else { return false };
+///
+/// The segmenter reads the entry as written between the text before and
+/// after the hit, so noise inside the hit (`垃x圾`, `赌 博`) does not
+/// confuse it.
+pub(crate) fn straddles_words(text: &str, start: usize, end: usize, entry: &str) -> bool {
+    let (Some(first), Some(last)) = (entry.chars().next(), entry.chars().next_back()) else { return false };
     if !is_ideograph(first) && !is_ideograph(last) {
         return false;
     }
-    let from = window_start(text, start);
-    let to = window_end(text, end);
-    let Some(window) = text.get(from..to) else { return false };
-    let words = boundaries(window, from, jieba().cut(window, true));
+    let (Some(before), Some(after)) =
+        (text.get(window_start(text, start)..start), text.get(end..window_end(text, end)))
+    else {
+        return false;
+    };
+    let mut window = String::with_capacity(before.len() + entry.len() + after.len());
+    window.push_str(before);
+    window.push_str(entry);
+    window.push_str(after);
+    let (start, end) = (before.len(), before.len() + entry.len());
+    let words = boundaries(&window, jieba().cut(&window, true));
     let crosses = words.iter().any(|&b| start < b && b < end);
     let (check_start, check_end) = (is_ideograph(first), is_ideograph(last));
     let on = |set: &[usize], offset: usize| set.contains(&offset);
     if crosses {
         return (check_start && !on(&words, start)) || (check_end && !on(&words, end));
     }
-    let inner = boundaries(window, from, jieba().cut_for_search(window, true));
+    let inner = boundaries(&window, jieba().cut_for_search(&window, true));
     (check_start && !on(&inner, start)) || (check_end && !on(&inner, end))
 }
 
-/// The offsets in the text where the segmenter's `words` (slices of
-/// `window`, which starts at `from`) start and end.
-fn boundaries(window: &str, from: usize, words: Vec<&str>) -> Vec<usize> {
+/// The offsets in `window` where the segmenter's `words` (slices of it)
+/// start and end.
+fn boundaries(window: &str, words: Vec<&str>) -> Vec<usize> {
     let mut offsets = Vec::with_capacity(words.len() * 2 + 2);
-    offsets.push(from);
+    offsets.push(0);
     for word in words {
-        // The words are slices of the window.
         let Some(at) = (word.as_ptr() as usize).checked_sub(window.as_ptr() as usize) else { continue };
-        offsets.push(from + at);
-        offsets.push(from + at + word.len());
+        offsets.push(at);
+        offsets.push(at + word.len());
     }
-    offsets.push(from + window.len());
+    offsets.push(window.len());
     offsets
 }
 
@@ -105,7 +114,7 @@ mod tests {
 
     fn straddles(text: &str, hit: &str) -> bool {
         let start = text.find(hit).unwrap_or(0);
-        straddles_words(text, start, start + hit.len())
+        straddles_words(text, start, start + hit.len(), hit)
     }
 
     #[test]
@@ -121,5 +130,10 @@ mod tests {
         assert!(!straddles("有人在网上赌博吗", "赌博"));
         assert!(!straddles("法轮功学员", "法轮功"));
         assert!(!straddles("hello world", "world"));
+        // The entry as written stands in for the hit: noise inside it does
+        // not confuse the segmenter.
+        let text = "这篇文章真的好垃x圾";
+        let start = text.find('垃').unwrap_or(0);
+        assert!(!straddles_words(text, start, text.len(), "垃圾"));
     }
 }

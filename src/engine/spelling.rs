@@ -47,6 +47,9 @@ pub const MIN_COMPOUND_PART: usize = 3;
 /// many innocent look-alikes.
 const MIN_ENTRY: usize = 3;
 
+/// Entries shorter than this are not met by look-alike letters.
+const MIN_LOOK_ALIKE_ENTRY: usize = 4;
+
 /// Words longer than this are not looked up (no entry is that long).
 const MAX_WORD: usize = 40;
 
@@ -63,11 +66,60 @@ fn is_wildcard(byte: u8) -> bool {
 
 /// Words of at most two letters that are words (`pen is` is not `penis`):
 /// a split word is joined only when one of its pieces is not one of these.
-const SHORT_WORDS: &[&str] = &[
-    "a", "i", "ad", "ah", "am", "an", "as", "at", "aw", "ax", "be", "by", "do", "eh", "go", "ha", "he", "hi",
-    "ho", "id", "if", "in", "is", "it", "la", "lo", "ma", "me", "my", "no", "of", "oh", "ok", "on", "or",
-    "ow", "ox", "oy", "pa", "re", "so", "to", "uh", "um", "up", "us", "we", "ya", "ye", "yo",
-];
+fn is_short_word(piece: &[u8]) -> bool {
+    matches!(
+        piece,
+        b"a" | b"i"
+            | b"ad"
+            | b"ah"
+            | b"am"
+            | b"an"
+            | b"as"
+            | b"at"
+            | b"aw"
+            | b"ax"
+            | b"be"
+            | b"by"
+            | b"do"
+            | b"eh"
+            | b"go"
+            | b"ha"
+            | b"he"
+            | b"hi"
+            | b"ho"
+            | b"id"
+            | b"if"
+            | b"in"
+            | b"is"
+            | b"it"
+            | b"la"
+            | b"lo"
+            | b"ma"
+            | b"me"
+            | b"my"
+            | b"no"
+            | b"of"
+            | b"oh"
+            | b"ok"
+            | b"on"
+            | b"or"
+            | b"ow"
+            | b"ox"
+            | b"oy"
+            | b"pa"
+            | b"re"
+            | b"so"
+            | b"to"
+            | b"uh"
+            | b"um"
+            | b"up"
+            | b"us"
+            | b"we"
+            | b"ya"
+            | b"ye"
+            | b"yo"
+    )
+}
 
 /// Most pieces a split word is joined from.
 const MAX_PIECES: usize = 8;
@@ -104,6 +156,10 @@ pub(crate) struct SpellingIndex {
     respellings: Respellings,
     /// (hash of the key, index into `entries`), sorted.
     keys: Vec<(u64, u32)>,
+    /// A bit per hash bucket that some key falls in: most words of a
+    /// message are no key, and one bit says so without the binary search
+    /// (16 probes for 60k keys). About 16 bits per key.
+    filter: Vec<u64>,
     /// (start in `spellings`, length, owner).
     entries: Vec<(u32, u8, Owner)>,
     spellings: String,
@@ -134,6 +190,12 @@ impl SpellingIndex {
         }
         index.keys.sort_unstable();
         index.keys.shrink_to_fit();
+        let words = (index.keys.len() * 16 / 64).next_power_of_two().max(16);
+        index.filter = vec![0; words];
+        for &(hash, _) in &index.keys {
+            let bit = index.filter_bit(hash);
+            index.filter[bit / 64] |= 1 << (bit % 64);
+        }
         index.entries.shrink_to_fit();
         index.spellings.shrink_to_fit();
         index
@@ -141,7 +203,20 @@ impl SpellingIndex {
 
     /// Heap bytes.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.keys.capacity() * 16 + self.entries.capacity() * 12 + self.spellings.capacity()
+        self.keys.capacity() * 16
+            + self.entries.capacity() * 12
+            + self.spellings.capacity()
+            + self.filter.len() * 8
+    }
+
+    fn filter_bit(&self, hash: u64) -> usize {
+        // The high bits: FNV's low bits mix least.
+        ((hash >> 40) as usize) & (self.filter.len() * 64 - 1)
+    }
+
+    fn may_hold(&self, hash: u64) -> bool {
+        let bit = self.filter_bit(hash);
+        self.filter.get(bit / 64).is_some_and(|word| word & (1 << (bit % 64)) != 0)
     }
 
     fn is_empty(&self) -> bool {
@@ -177,11 +252,15 @@ impl SpellingIndex {
     /// Puts in `scratch.found` a hit for every word of `folded` that
     /// respells an entry. `matched` are the hits the automaton found in
     /// this text (a word among them is not looked up again).
+    /// `leet_read` says whether leetspeak read any letter of this text
+    /// from a symbol or digit (when not, no letter is tried as a hole).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn find_all(
         &self,
         original: &str,
         folded: &str,
         normalized: &Normalized,
+        leet_read: bool,
         matched: &[RawHit],
         scratch: &mut Scratch,
     ) {
@@ -194,7 +273,13 @@ impl SpellingIndex {
         let mut search = Search { index: self, original, normalized, key, word };
         let mut wildcard_words = 0;
         let mut previous: Option<Word> = None;
+        // Whether some word could be a piece of a split word (too short
+        // to be a word of its own, or with symbols in it): when none is,
+        // the search for split words is skipped.
+        let mut short_pieces = false;
         for word in words(folded) {
+            short_pieces |= word.wildcards > 0
+                || (word.letters <= 2 && !is_short_word(&folded.as_bytes()[word.start..word.end]));
             let taken = matched.iter().any(|hit| hit.start < word.end && word.start < hit.end);
             if !taken {
                 let before = out.len();
@@ -204,7 +289,13 @@ impl SpellingIndex {
                 if word.wildcards == 0 && (self.respellings.look_alikes || self.respellings.doubles) {
                     search.exact(folded, &word, out);
                 }
-                if out.len() == before && self.respellings.look_alikes && wildcard_words < MAX_WILDCARD_WORDS
+                let maybe_holes = word.wildcards > 0
+                    || leet_read
+                    || folded.as_bytes()[word.start..word.end].contains(&b'x');
+                if out.len() == before
+                    && maybe_holes
+                    && self.respellings.look_alikes
+                    && wildcard_words < MAX_WILDCARD_WORDS
                 {
                     // Symbols, and letters read from symbols or written as
                     // `x` (`f@ck`, `f00k`, `shxt`), as any letter.
@@ -223,7 +314,7 @@ impl SpellingIndex {
             }
             previous = Some(word);
         }
-        if self.respellings.compounds {
+        if self.respellings.compounds && short_pieces {
             search.split_words(folded, matched, out);
         }
         for &(start, end) in inside.iter() {
@@ -510,7 +601,8 @@ impl Search<'_> {
     /// (so `pen is` stays two words).
     fn split_words(&mut self, folded: &str, matched: &[RawHit], out: &mut Vec<RawHit>) {
         let bytes = folded.as_bytes();
-        let mut pieces: [(usize, usize); MAX_PIECES] = [(0, 0); MAX_PIECES];
+        // (start, end, too short to be a word of its own)
+        let mut pieces: [(usize, usize, bool); MAX_PIECES] = [(0, 0, false); MAX_PIECES];
         let mut count = 0;
         let mut at = 0;
         while at < bytes.len() {
@@ -535,8 +627,13 @@ impl Search<'_> {
             if !joins_previous {
                 count = 0;
             }
+            // A piece by an apostrophe is a contraction (`isn't it` is not
+            // `tit`).
+            let apostrophe = |c: Option<char>| matches!(c, Some('\'' | '’'));
             if before.is_some_and(|c| is_word_char(c) && !c.is_ascii_lowercase())
                 || after.is_some_and(|c| is_word_char(c) && !c.is_ascii_lowercase())
+                || apostrophe(before)
+                || apostrophe(after)
             {
                 count = 0;
                 continue;
@@ -545,25 +642,26 @@ impl Search<'_> {
                 pieces.copy_within(1.., 0);
                 count -= 1;
             }
-            pieces[count] = (start, end);
+            pieces[count] = (start, end, end - start <= 2 && !is_short_word(&bytes[start..end]));
             count += 1;
+            // The last piece too short to be a word of its own: only runs
+            // that hold one are tried (in ordinary text, none is).
+            let Some(last_short) = pieces[..count].iter().rposition(|piece| piece.2) else { continue };
             // Every run of two or more pieces that ends with this one.
-            for first in (0..count.saturating_sub(1)).rev() {
+            for first in (0..count.saturating_sub(1).min(last_short + 1)).rev() {
                 let run = &pieces[first..count];
-                let letters: usize = run.iter().map(|(s, e)| e - s).sum();
+                let letters: usize = run.iter().map(|(s, e, _)| e - s).sum();
                 if letters > MAX_WORD {
                     break;
                 }
-                let short_piece =
-                    run.iter().any(|&(s, e)| e - s <= 2 && !SHORT_WORDS.contains(&&folded[s..e]));
                 let (span_start, span_end) = (run[0].0, end);
                 let taken =
                     matched.iter().chain(out.iter()).any(|hit| hit.start < span_end && span_start < hit.end);
-                if !short_piece || taken {
+                if taken {
                     continue;
                 }
                 self.word.clear();
-                for &(s, e) in run {
+                for &(s, e, _) in run {
                     for (i, &byte) in bytes.iter().enumerate().take(e).skip(s) {
                         self.word.push((byte, self.normalized.run_at(i)));
                     }
@@ -604,6 +702,9 @@ impl Search<'_> {
         let index = self.index;
         index.make_key(self.word.iter().map(|&(b, _)| b), self.key);
         let hash = hash(self.key);
+        if !index.may_hold(hash) {
+            return;
+        }
         let first = index.keys.partition_point(|&(h, _)| h < hash);
         for &(h, entry) in &index.keys[first..] {
             if h != hash {
@@ -619,11 +720,15 @@ impl Search<'_> {
 
     /// Whether the candidate spells `entry` letter for letter: the same
     /// letters by class, run by run, each run at least as long as the
-    /// entry's (exactly as long unless doubles count).
+    /// entry's (exactly as long unless doubles count). Look-alike letters
+    /// count only for entries of [`MIN_LOOK_ALIKE_ENTRY`] letters or more:
+    /// among three-letter words they meet too many others (`vip` is `ulp`).
     fn spells(&self, entry: &[u8]) -> bool {
         let index = self.index;
-        let mut word = self.word.iter().map(|&(b, run)| (index.class(b), run)).peekable();
-        let mut entry = entry.iter().map(|&b| index.class(b)).peekable();
+        let look_alikes = entry.len() >= MIN_LOOK_ALIKE_ENTRY;
+        let class = |b: u8| if look_alikes { index.class(b) } else { b };
+        let mut word = self.word.iter().map(|&(b, run)| (class(b), run)).peekable();
+        let mut entry = entry.iter().map(|&b| class(b)).peekable();
         loop {
             let (Some((letter, mut written)), Some(wanted)) = (word.next(), entry.next()) else {
                 return word.next().is_none() && entry.next().is_none();
@@ -681,7 +786,7 @@ mod tests {
     fn found(index: &SpellingIndex, text: &str) -> Vec<(u32, String)> {
         let normalized = Normalized::new(text);
         let mut scratch = Scratch::default();
-        index.find_all(text, text, &normalized, &[], &mut scratch);
+        index.find_all(text, text, &normalized, true, &[], &mut scratch);
         scratch.found.iter().map(|hit| (hit.owner.entry, text[hit.start..hit.end].to_string())).collect()
     }
 
@@ -726,6 +831,8 @@ mod tests {
             "shift",
             "fuckface2",
             "co-op",
+            "isn't it",
+            "Well?  Is it, or isn't it?",
         ] {
             let hits = found(&index, clean);
             assert!(hits.is_empty() || clean == "*fuck", "{clean:?} → {hits:?}");

@@ -151,7 +151,7 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
     units.reserve(original.len());
     let mut buf = String::new();
     // Passes that need context run only when their characters occur.
-    let (mut maybe_leet, mut maybe_noise) = (false, false);
+    let (mut maybe_leet, mut maybe_noise, mut maybe_x) = (false, false, false);
     let table = steps.contains(Steps::SIMPLIFIED).then(simplified_table);
     let numbers = steps.contains(Steps::NUMBERS);
     let marks = steps.contains(Steps::CONFUSABLES);
@@ -162,9 +162,10 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         // string buffer and tables.
         if ch.is_ascii() {
             let folded = ch.to_ascii_lowercase();
-            maybe_leet |= leet(folded).is_some() || interior_leet(folded).is_some();
+            maybe_leet |= MAYBE_LEET[folded as usize];
             // Digits count: between ideographs a few are noise (`色2情`).
             maybe_noise |= !folded.is_ascii_alphabetic();
+            maybe_x |= folded == 'x';
             units.push(Unit::new(folded, start, end, false));
             continue;
         }
@@ -179,7 +180,8 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         if is_invisible(ch) {
             continue;
         }
-        if marks && is_combining_mark(ch) {
+        let after_letter = units.last().is_some_and(|unit| unit.ch.is_ascii_alphabetic());
+        if marks && (is_combining_mark(ch) || (after_letter && is_decoration(ch))) {
             // Zalgo text stacks marks on letters (`f̶u̶c̶k̶`): they go, and
             // the letter before them stands for them, so a mask covers them.
             if let Some(last) = units.last_mut() {
@@ -201,8 +203,8 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         }
     }
     let leet_changed = maybe_leet && fold_leet(units);
-    if maybe_noise && steps.contains(Steps::NOISE) {
-        skip_noise(units);
+    if (maybe_noise || maybe_x) && steps.contains(Steps::NOISE) {
+        skip_noise(units, maybe_x);
     }
     if steps.contains(Steps::REPEATS) {
         collapse_repeats(units);
@@ -242,6 +244,13 @@ fn fold_char(ch: char, steps: Steps) -> char {
         }
     }
     ch
+}
+
+/// A character decancer removes outright (a mark of another script, such
+/// as Devanagari's `ऀ`, put on Latin letters as decoration: `fऀuऀcऀk`).
+fn is_decoration(ch: char) -> bool {
+    !is_cjk(ch)
+        && matches!(decancer::cure_char(ch, decancer::Options::default()), decancer::Translation::None)
 }
 
 /// The simplified form of a traditional character (itself otherwise).
@@ -386,6 +395,39 @@ pub fn is_wildcard(ch: char) -> bool {
     matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&')
 }
 
+/// ASCII characters that belong to a run of leetspeak: letters, leet
+/// characters, inner brackets and wildcards, one table look-up each (this
+/// runs for every character of most texts).
+const IN_LEET_RUN: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let ch = byte as u8 as char;
+        table[byte] = ch.is_ascii_alphabetic()
+            || matches!(ch, '4' | '@' | '8' | '3' | '1' | '!' | '|' | '0' | '$' | '5' | '7' | '+')
+            || matches!(ch, '(' | '<' | '[' | '{')
+            || matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&');
+        byte += 1;
+    }
+    table
+};
+
+/// ASCII leet characters and inner brackets: whether leetspeak may change
+/// a text at all.
+const MAYBE_LEET: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let ch = byte as u8 as char;
+        table[byte] = matches!(
+            ch,
+            '4' | '@' | '8' | '3' | '1' | '!' | '|' | '0' | '$' | '5' | '7' | '+' | '(' | '<' | '[' | '{'
+        );
+        byte += 1;
+    }
+    table
+};
+
 /// Reads the leet characters of every run of letters and leet characters
 /// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`) into `ch`,
 /// except a trailing `!` or `|`, which ends a sentence more often than it
@@ -394,10 +436,11 @@ pub fn is_wildcard(ch: char) -> bool {
 fn fold_leet(units: &mut [Unit]) -> bool {
     let mut changed = false;
     let in_run = |unit: &Unit| {
-        unit.ch.is_ascii_alphabetic()
-            || leet(unit.ch).is_some()
-            || interior_leet(unit.ch).is_some()
-            || is_wildcard(unit.ch)
+        let ch = unit.ch;
+        match IN_LEET_RUN.get(ch as usize) {
+            Some(&in_run) => in_run,
+            None => !is_ideograph(ch) && leet(ch).is_some(),
+        }
     };
     let mut start = 0;
     while start < units.len() {
@@ -474,14 +517,25 @@ fn is_latin_letter(ch: char) -> bool {
 /// - between two single Latin letters (`f.u.c.k`): up to [`MAX_NOISE_GAP`].
 ///
 /// CJK clause punctuation (`，。`) is never skipped.
-fn skip_noise(units: &mut Vec<Unit>) {
+fn skip_noise(units: &mut Vec<Unit>, maybe_x: bool) {
     let len = units.len();
     let is_single_letter = |units: &[Unit], i: usize| {
         is_latin_letter(units[i].ch)
             && !(i > 0 && units[i - 1].ch.is_alphanumeric())
             && !units.get(i + 1).is_some_and(|u| u.ch.is_alphanumeric())
     };
-    let skippable = |unit: &Unit| (is_noise(unit.ch) || unit.ch.is_ascii_digit()) && !unit.clause_break;
+    // Clause punctuation is skippable too, but a gap holding one joins
+    // only as below.
+    let skippable = |unit: &Unit| is_noise(unit.ch) || unit.ch.is_ascii_digit() || unit.clause_break;
+    // A lone `x` between two ideographs masks nothing in Chinese text: it
+    // is the letter people censor with (`垃x圾`).
+    if maybe_x {
+        for i in 1..len.saturating_sub(1) {
+            if units[i].ch == 'x' && is_ideograph(units[i - 1].ch) && is_ideograph(units[i + 1].ch) {
+                units[i].skip = true;
+            }
+        }
+    }
     let mut i = 0;
     while i < len {
         if !skippable(&units[i]) {
@@ -489,10 +543,11 @@ fn skip_noise(units: &mut Vec<Unit>) {
             continue;
         }
         let gap_start = i;
-        let (mut digits, mut spaced) = (0, false);
+        let (mut digits, mut spaced, mut clause) = (0, false, false);
         while i < len && skippable(&units[i]) {
             digits += usize::from(units[i].ch.is_ascii_digit());
             spaced |= units[i].ch.is_whitespace();
+            clause |= units[i].clause_break;
             i += 1;
         }
         let gap = i - gap_start;
@@ -501,8 +556,20 @@ fn skip_noise(units: &mut Vec<Unit>) {
         }
         let (left, right) = (units[gap_start - 1].ch, units[i].ch);
         let blank = units[gap_start..i].iter().all(|unit| unit.ch.is_whitespace());
-        let joins = if is_ideograph(left) && is_ideograph(right) {
-            digits <= MAX_CJK_DIGITS && (gap <= MAX_NOISE_GAP || (!spaced && gap <= MAX_CJK_NOISE_GAP))
+        let joins = if clause {
+            // One clause mark ends a clause (`去赌。博物馆`); marks run
+            // together with other noise and no space are an obstacle
+            // (`法！@轮。。功`).
+            is_ideograph(left)
+                && is_ideograph(right)
+                && gap >= 2
+                && !spaced
+                && digits == 0
+                && gap <= MAX_CJK_NOISE_GAP
+        } else if is_ideograph(left) && is_ideograph(right) {
+            // Digits only without a space: `色2情`, not `有 2 个`.
+            let digits_ok = digits == 0 || (digits <= MAX_CJK_DIGITS && !spaced);
+            digits_ok && (gap <= MAX_NOISE_GAP || (!spaced && gap <= MAX_CJK_NOISE_GAP))
         } else if digits > 0 {
             false
         } else if is_ideograph(left) || is_ideograph(right) {
@@ -606,8 +673,9 @@ pub(crate) fn folds_to_itself_ascii(text: &str) -> bool {
 /// for each character: with leetspeak read (`leet`) or as written, and with
 /// each pair (or longer run) of equal ideographs squeezed into one
 /// character (`squeeze`) or not. Literals see leetspeak and squeezed pairs
-/// when their file has `leet` and `repeats`; regexes see neither, since a
-/// rule such as `re:qq\d{5,}` is about the digits as written.
+/// when their file has `leet` and `repeats`; regexes see squeezed pairs but
+/// not leetspeak, since a rule such as `re:qq\d{5,}` is about the digits
+/// as written.
 pub(crate) fn view(units: &[Unit], leet: bool, squeeze: bool, mut emit: impl FnMut(char, u32, u32, u16)) {
     let mut i = 0;
     while i < units.len() {
@@ -729,7 +797,8 @@ mod tests {
         for (text, expected) in [
             ("色@#$%&情", "色情"),
             ("色2情", "色情"),
-            ("色1 2情", "色情"),
+            ("色1 2情", "色1 2情"),
+            ("有 2 个", "有 2 个"),
             ("色 12 情", "色 12 情"),
             ("色123情", "色123情"),
             ("加 v", "加v"),
