@@ -7,6 +7,12 @@
 //! [`Engine::decide`] turns the matches of a whole message into a
 //! [`Decision`], and [`Engine::check_text`] does both for one string.
 //!
+//! Around the automata: [`steps`] and [`normalize`] fold the text (one
+//! folding per distinct set of steps, viewed with and without leetspeak);
+//! the spelling index ([`spelling`]) catches respellings of one-word
+//! entries; `@boundary segment` drops CJK hits that cut through words
+//! ([`segment`]).
+//!
 //! The core knows text, hits and verdicts only: where texts come from (a
 //! Tencent callback body, a command line) and how a verdict is answered are
 //! [`crate::tencent`]'s business.
@@ -612,7 +618,14 @@ impl MatcherSet {
                     // `classic`) must not hide a word that starts inside
                     // it; no word starts before the next non-word character.
                     // The word may still be made of entries (`fuckfuck`).
-                    SpellingIndex::note_inside(folded, found.start, spelling);
+                    SpellingIndex::note_inside(
+                        original,
+                        folded,
+                        normalized,
+                        found.start,
+                        found.end,
+                        spelling,
+                    );
                     at = next_word_start(folded, found.start);
                 }
             }

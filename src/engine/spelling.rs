@@ -58,6 +58,9 @@ const MAX_WORD: usize = 40;
 const ENDINGS: &[&str] = &["ing", "ers", "es", "ed", "er", "s"];
 const MIN_STEM: usize = 4;
 
+/// The least letters each entry of a word made of entries has.
+const MIN_TILE: usize = 4;
+
 /// Symbols that may stand for one letter inside a word (one list, shared
 /// with leetspeak: [`super::steps::is_wildcard`]).
 fn is_wildcard(byte: u8) -> bool {
@@ -238,6 +241,22 @@ impl SpellingIndex {
 
     /// The key of a spelling: letters by class, runs squeezed when doubles
     /// count.
+    /// The hash of the key of `letters`, without building the key: most
+    /// words of a message are ruled out by the filter on it alone.
+    fn key_hash(&self, letters: &[u8]) -> u64 {
+        let mut hash = FNV_OFFSET;
+        let mut last = None;
+        for &letter in letters {
+            let class = self.class(letter);
+            if self.respellings.doubles && last == Some(class) {
+                continue;
+            }
+            last = Some(class);
+            hash = fnv_step(hash, class);
+        }
+        hash
+    }
+
     fn make_key(&self, letters: impl Iterator<Item = u8>, key: &mut Vec<u8>) {
         key.clear();
         for letter in letters {
@@ -317,10 +336,10 @@ impl SpellingIndex {
         if self.respellings.compounds && short_pieces {
             search.split_words(folded, matched, out);
         }
-        for &(start, end) in inside.iter() {
+        for &(start, end, first) in inside.iter() {
             let taken = out.iter().any(|hit| hit.start < end && start < hit.end);
             if !taken {
-                search.tiled(folded, start, end, out);
+                search.tiled(folded, start, end, first, out);
             }
         }
         inside.clear();
@@ -328,18 +347,38 @@ impl SpellingIndex {
 
     /// Notes a word of `folded` that holds an entry the automaton refused
     /// for not standing alone, for [`Search::tiled`].
-    pub(crate) fn note_inside(folded: &str, at: usize, scratch: &mut Scratch) {
+    ///
+    /// Only a word whose first entry starts it (after digits) can be made
+    /// of entries, and the automaton's match is the leftmost: a match
+    /// further in (`ack` in `packet`) rules the word out without a look-up.
+    pub(crate) fn note_inside(
+        original: &str,
+        folded: &str,
+        normalized: &Normalized,
+        at: usize,
+        first: usize,
+        scratch: &mut Scratch,
+    ) {
         let bytes = folded.as_bytes();
         let mut start = at.min(bytes.len());
         while start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
             start -= 1;
         }
+        let written_digit = |i: usize| {
+            bytes[i].is_ascii_digit()
+                || original.as_bytes().get(normalized.original_start(i)).is_some_and(u8::is_ascii_digit)
+        };
+        if !(start..at).all(written_digit) {
+            return;
+        }
         let mut end = at.min(bytes.len());
         while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
             end += 1;
         }
-        if scratch.inside.last() != Some(&(start, end)) && scratch.inside.len() < MAX_WILDCARD_WORDS {
-            scratch.inside.push((start, end));
+        if scratch.inside.last().map(|w| (w.0, w.1)) != Some((start, end))
+            && scratch.inside.len() < MAX_WILDCARD_WORDS
+        {
+            scratch.inside.push((start, end, first));
         }
     }
 }
@@ -411,7 +450,8 @@ pub(crate) struct Scratch {
     /// The hits of the last [`SpellingIndex::find_all`].
     pub found: Vec<RawHit>,
     /// Words holding an entry that did not stand alone.
-    inside: Vec<(usize, usize)>,
+    /// (start, end, end of the entry found at its start)
+    inside: Vec<(usize, usize, usize)>,
 }
 
 impl Scratch {
@@ -434,97 +474,95 @@ struct Search<'a> {
 impl Search<'_> {
     /// A word without symbols: look-alikes and doubles.
     fn exact(&mut self, folded: &str, word: &Word, out: &mut Vec<RawHit>) {
-        self.load(folded, word.start, word.end, None);
+        let index = self.index;
+        let bytes = &folded.as_bytes()[word.start..word.end];
         let before = out.len();
-        self.look_up(word.start, word.end, out);
-        if out.len() > before || !self.index.respellings.look_alikes {
+        // A word without a look-alike letter, a doubled letter or a run
+        // spells only itself, which the automaton has already looked for.
+        let respelt = self.normalized.has_runs()
+            || bytes.iter().enumerate().any(|(i, &b)| {
+                index.class(b) != b || matches!(b, b'i' | b'u' | b's') || (i > 0 && bytes[i - 1] == b)
+            });
+        if respelt && index.may_hold(index.key_hash(bytes)) {
+            self.load(folded, word.start, word.end, None);
+            self.look_up(word.start, word.end, out);
+        }
+        if out.len() > before || !index.respellings.look_alikes {
             return;
         }
         // An inflected entry (`dicks`, `retarded`, `fucker`): a stem of
         // [`MIN_STEM`] letters or more that is an entry, and an ending.
-        let letters = std::mem::take(self.word);
         for ending in ENDINGS {
-            let stem = letters.len().saturating_sub(ending.len());
-            let ends =
-                letters.get(stem..).is_some_and(|tail| tail.iter().map(|&(b, _)| b).eq(ending.bytes()));
-            if stem >= MIN_STEM && ends {
-                self.word.clear();
-                self.word.extend_from_slice(&letters[..stem]);
+            let stem = bytes.len().saturating_sub(ending.len());
+            if stem >= MIN_STEM
+                && bytes.ends_with(ending.as_bytes())
+                && index.may_hold(index.key_hash(&bytes[..stem]))
+            {
+                self.load(folded, word.start, word.start + stem, None);
                 self.look_up(word.start, word.end, out);
                 if out.len() > before {
                     break;
                 }
             }
         }
-        *self.word = letters;
     }
 
     /// A word made of entries and digits (`fuckfuck`, `bitchfuck`,
-    /// `123motherfucker123`), where the automaton found an entry inside a
-    /// longer word: every piece must be an entry of [`MIN_ENTRY`] letters
-    /// or more, or a run of digits, so `assassin` (`ass|ass|in`) and
-    /// `classic` stay clean.
-    fn tiled(&mut self, folded: &str, start: usize, end: usize, out: &mut Vec<RawHit>) {
-        let bytes = &folded.as_bytes()[start..end];
-        let len = bytes.len();
-        if len > MAX_WORD || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+    /// `123motherfucker123`): digits, the entry the automaton found at the
+    /// start of the word (`first`, its end), then either nothing but digits
+    /// or one more entry and digits, each entry of [`MIN_TILE`] letters or
+    /// more. One look-up at most; `assassin` (`ass` + `assin`), `classic`
+    /// and `packet` (`pac` + `ket`) stay clean.
+    fn tiled(&mut self, folded: &str, start: usize, end: usize, first: usize, out: &mut Vec<RawHit>) {
+        if end - start > MAX_WORD || first > end {
             return;
         }
-        // Digits as written: leetspeak read `123motherfucker123` as
-        // `i2emotherfuckeri2e`, but around a word they are a number.
-        let mut written = [0u8; MAX_WORD];
-        for (i, slot) in written.iter_mut().enumerate().take(len) {
-            let at = self.normalized.original_start(start + i);
-            let digit = self.original.as_bytes().get(at).is_some_and(u8::is_ascii_digit);
-            *slot = if digit { b'0' } else { bytes[i] };
+        // Pieces of [`MIN_TILE`] letters or more: English is full of words
+        // made of two short entries' letters (`pac` + `ket`).
+        let written_digit = |i: usize| {
+            folded.as_bytes()[i].is_ascii_digit()
+                || self
+                    .original
+                    .as_bytes()
+                    .get(self.normalized.original_start(i))
+                    .is_some_and(u8::is_ascii_digit)
+        };
+        let mut rest_end = end;
+        while rest_end > first && written_digit(rest_end - 1) {
+            rest_end -= 1;
         }
-        let bytes = &written[..len];
-        // reach[i]: bytes[..i] is tiled; entries[i]: with how many entries.
-        let mut reach = [None::<u8>; MAX_WORD + 1];
-        reach[0] = Some(0);
-        let mut probe = Vec::new();
-        for i in 0..len {
-            let Some(entries) = reach[i] else { continue };
-            if bytes[i].is_ascii_digit() {
-                let mut j = i;
-                while j < len && bytes[j].is_ascii_digit() {
-                    j += 1;
-                }
-                reach[j] = reach[j].max(Some(entries));
-                continue;
-            }
-            for j in i + MIN_ENTRY..=len {
-                if bytes[j - 1].is_ascii_digit() {
-                    break;
-                }
+        let digits = rest_end < end || (start..first).any(written_digit);
+        let mut entry_start = start;
+        while entry_start < first && written_digit(entry_start) {
+            entry_start += 1;
+        }
+        if first - entry_start < MIN_TILE {
+            return;
+        }
+        if rest_end == first {
+            // The entry and digits (`motherfucker1`).
+            if digits {
                 self.word.clear();
-                self.word.extend(bytes[i..j].iter().map(|&b| (b, 1)));
-                probe.clear();
-                self.look_up(start + i, start + j, &mut probe);
-                if !probe.is_empty() {
-                    reach[j] = reach[j].max(Some(entries.saturating_add(1)));
-                }
+                self.word.extend(folded.as_bytes()[entry_start..first].iter().map(|&b| (b, 1)));
+                self.look_up(start, end, out);
             }
+            return;
         }
-        let whole = reach[len].unwrap_or(0);
-        let has_digits = bytes.iter().any(u8::is_ascii_digit);
-        if whole >= 2 || (whole == 1 && has_digits) {
+        // The entry and one more (`fuckfuck`): the second piece looked up.
+        let second = &folded.as_bytes()[first..rest_end];
+        if second.len() < MIN_TILE || !second.iter().all(u8::is_ascii_lowercase) {
+            return;
+        }
+        self.word.clear();
+        self.word.extend(second.iter().map(|&b| (b, 1)));
+        let before = out.len();
+        self.look_up(start, end, out);
+        if out.len() > before {
+            // Reported as the first entry, which is what the word starts with.
+            out.truncate(before);
             self.word.clear();
-            // Report the word as a hit of the first entry in it.
-            for j in (MIN_ENTRY..=len).rev() {
-                let i = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(0);
-                if i + MIN_ENTRY > j {
-                    break;
-                }
-                self.word.clear();
-                self.word.extend(bytes[i..j].iter().map(|&b| (b, 1)));
-                probe.clear();
-                self.look_up(start, end, &mut probe);
-                if let Some(&hit) = probe.first() {
-                    out.push(hit);
-                    return;
-                }
-            }
+            self.word.extend(folded.as_bytes()[entry_start..first].iter().map(|&b| (b, 1)));
+            self.look_up(start, end, out);
         }
     }
 
@@ -762,12 +800,13 @@ impl Search<'_> {
 /// FNV-1a: keys are a few bytes long and come from the dictionary (a text
 /// can only probe them), so a fast hash without seeding is enough.
 fn hash(key: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for &byte in key {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    key.iter().fold(FNV_OFFSET, |hash, &byte| fnv_step(hash, byte))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 #[cfg(test)]

@@ -4,17 +4,19 @@
 //! | step | what it folds | table |
 //! | --- | --- | --- |
 //! | `simplified` | traditional → simplified Chinese (`賭博` → `赌博`) | OpenCC's `TSCharacters`, via `ferrous-opencc` |
-//! | `confusables` | Latin look-alikes from other scripts and styles (`ƒ`, Cyrillic `с`, `Ⓕ`, `𝐟`) | `decancer`'s confusables table |
-//! | `leet` | digits and symbols standing for letters inside a word (`$h1t`, `h4ck`) | the list in [`leet`] |
-//! | `noise` | symbols, spaces and emoji between CJK characters (`赌 博`, `赌😀博`) and between single Latin letters (`f.u.c.k`), at most [`MAX_NOISE_GAP`] in a row | |
-//! | `repeats` | a character repeated three times or more (`fuuuuck`, `赌赌赌博`) | |
+//! | `confusables` | Latin look-alikes from other scripts and styles (`ƒ`, Cyrillic `с`, `Ⓕ`, `𝐟`); combining marks stacked on letters (zalgo) and other scripts' marks on Latin letters dropped | `decancer`'s confusables table |
+//! | `leet` | digits and symbols standing for letters inside a word (`$h1t`, `h4ck`, `¢unt`, `fu(k`, `@$$`) | the list in [`leet`], and decancer's for symbols |
+//! | `noise` | noise between the characters of a word: between CJK characters (`赌 博`, `色@#$%&情`, `色2情`), between a CJK character and a Latin letter (`加 v`), between single Latin letters (`f.u.c.k`); see [`skip_noise`] | |
+//! | `repeats` | a character repeated three times or more (`fuuuuck`, `赌赌赌博`); an ideograph pair, in the literal view ([`view`]) | |
 //! | `numbers` | circled and Chinese numerals to digits (`①`, `三`) | the list in [`number`] |
 //!
 //! Entries and message text go through the same steps, so what an entry
 //! says is what it matches. Each step keeps the offset map exact: every
 //! folded character knows the span of original characters it stands for,
 //! and the noise a hit skipped lies inside the hit's original span, so masks
-//! cover it.
+//! cover it. Respellings that a fold cannot express without flagging
+//! ordinary words (`b*tch`, `shiit`, `fu ck`) are the spelling index's
+//! ([`super::spelling`]), switched on by the same steps.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -392,8 +394,21 @@ fn is_pictograph(ch: char) -> bool {
 /// `f'ck`): they do not end a run of leetspeak, and the spelling index
 /// ([`super::spelling`]) tries them as every letter.
 pub fn is_wildcard(ch: char) -> bool {
-    matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&')
+    WILDCARD.get(ch as usize).copied().unwrap_or(false)
 }
+
+const WILDCARD: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = matches!(
+            byte as u8,
+            b'*' | b'#' | b'%' | b'?' | b'_' | b'-' | b'.' | b'^' | b'~' | b'"' | b'\'' | b'&'
+        );
+        byte += 1;
+    }
+    table
+};
 
 /// ASCII characters that belong to a run of leetspeak: letters, leet
 /// characters, inner brackets and wildcards, one table look-up each (this
@@ -406,7 +421,7 @@ const IN_LEET_RUN: [bool; 128] = {
         table[byte] = ch.is_ascii_alphabetic()
             || matches!(ch, '4' | '@' | '8' | '3' | '1' | '!' | '|' | '0' | '$' | '5' | '7' | '+')
             || matches!(ch, '(' | '<' | '[' | '{')
-            || matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&');
+            || WILDCARD[byte];
         byte += 1;
     }
     table
@@ -511,12 +526,14 @@ fn is_latin_letter(ch: char) -> bool {
 /// Marks for removal the noise between the characters of a word:
 /// - between two ideographs: up to [`MAX_NOISE_GAP`] symbols, spaces or
 ///   emoji, or up to [`MAX_CJK_NOISE_GAP`] without a space, with up to
-///   [`MAX_CJK_DIGITS`] digits among them;
+///   [`MAX_CJK_DIGITS`] digits among them when there is no space; a lone
+///   `x` (`垃x圾`); CJK clause punctuation only run together with other
+///   noise and no space (`法！@轮。。功`), never alone (`去赌。博物馆`);
 /// - between an ideograph and a Latin letter (`加 v`, `QQ*群`): up to
 ///   [`MAX_NOISE_GAP`];
-/// - between two single Latin letters (`f.u.c.k`): up to [`MAX_NOISE_GAP`].
-///
-/// CJK clause punctuation (`，。`) is never skipped.
+/// - between two single Latin letters (`f.u.c.k`): up to [`MAX_NOISE_GAP`],
+///   or up to [`MAX_CJK_NOISE_GAP`] spaces; never across a space next to
+///   `a` or `i`, which are words (`a f^ck`).
 fn skip_noise(units: &mut Vec<Unit>, maybe_x: bool) {
     let len = units.len();
     let is_single_letter = |units: &[Unit], i: usize| {
@@ -642,13 +659,15 @@ pub(crate) fn folds_to_itself_ascii(text: &str) -> bool {
     let mut run = 0usize;
     let mut starts_with_letter = false;
     for (i, &byte) in bytes.iter().enumerate() {
-        if !byte.is_ascii() || byte.is_ascii_uppercase() || leet(byte as char).is_some() {
+        let Some(&maybe_leet) = MAYBE_LEET.get(byte as usize) else { return false };
+        if byte.is_ascii_uppercase() || (maybe_leet && !matches!(byte, b'(' | b'<' | b'[' | b'{')) {
             return false;
         }
+        // A bracket reads as `c` only between two letters (`fu(k`).
         let between_letters = i > 0
             && bytes[i - 1].is_ascii_alphabetic()
             && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
-        if between_letters && interior_leet(byte as char).is_some() {
+        if maybe_leet && between_letters {
             return false;
         }
         if i >= 2 && bytes[i - 1] == byte && bytes[i - 2] == byte {
