@@ -116,21 +116,6 @@ fn main() -> ExitCode {
             };
             let positives = wordgate::eval::positives(&engine, seed);
             let report = wordgate::eval::evaluate(&engine, &positives, &negatives);
-            println!(
-                "Generated set ({} evasive spellings of {}, {} ordinary lines):",
-                positives.len(),
-                dictionaries.display(),
-                negatives.len()
-            );
-            print!("{report}");
-            if verbose {
-                for case in &report.missed {
-                    println!("missed\t{}\t{}\t{}", case.category, case.evasion, case.text);
-                }
-                for (line, categories) in &report.flagged {
-                    println!("flagged\t{}\t{line}", categories.join(","));
-                }
-            }
             let (engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
                 Ok(loaded) => loaded,
                 Err(err) => {
@@ -139,25 +124,23 @@ fn main() -> ExitCode {
                 }
             };
             let sourced = wordgate::eval::evaluate_sourced(&engine, &cases);
-            let (positives, clean) = sourced.counts();
-            println!();
-            println!("Third-party set ({positives} positives, {clean} clean cases from other filters' tests and issues, {}):", thirdparty.display());
-            print!("{sourced}");
-            if verbose {
-                for case in &sourced.missed {
-                    println!("missed\t{}\t{}\t{}\t{}", case.technique, case.word, case.text, case.source);
-                }
-                for (case, hits) in &sourced.flagged {
-                    println!(
-                        "flagged\t{}\t{}\t{}\t{}",
-                        case.technique,
-                        hits.join(","),
-                        case.text,
-                        case.source
-                    );
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let printed = print_evaluation(
+                &mut out,
+                (&dictionaries, positives.len(), negatives.len(), &report),
+                (&thirdparty, &sourced),
+                verbose,
+            );
+            match printed.and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `wordgate eval --verbose | head` closes the pipe early.
+                Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("wordgate: {err}");
+                    ExitCode::FAILURE
                 }
             }
-            ExitCode::SUCCESS
         }
         Command::Healthcheck { url, config } => {
             let url = match url {
@@ -325,4 +308,45 @@ fn report(errors: &[wordgate::DictionaryError]) -> ExitCode {
         let _ = writeln!(err, "{error}");
     }
     ExitCode::from(2)
+}
+
+/// Prints both evaluation tables (and, with `verbose`, every miss and
+/// every flagged line).
+fn print_evaluation(
+    out: &mut impl Write,
+    (dictionaries, positives, negatives, report): (&std::path::Path, usize, usize, &wordgate::eval::Report),
+    (thirdparty, sourced): (&std::path::Path, &wordgate::eval::SourcedReport),
+    verbose: bool,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Generated set ({positives} evasive spellings of {}, {negatives} ordinary lines):",
+        dictionaries.display()
+    )?;
+    write!(out, "{report}")?;
+    if verbose {
+        for case in &report.missed {
+            writeln!(out, "missed\t{}\t{}\t{}", case.category, case.evasion, case.text)?;
+        }
+        for (line, categories) in &report.flagged {
+            writeln!(out, "flagged\t{}\t{line}", categories.join(","))?;
+        }
+    }
+    let (positives, clean) = sourced.counts();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Third-party set ({positives} positives, {clean} clean cases from other filters' tests and issues, {}):",
+        thirdparty.display()
+    )?;
+    write!(out, "{sourced}")?;
+    if verbose {
+        for case in &sourced.missed {
+            writeln!(out, "missed\t{}\t{}\t{}\t{}", case.technique, case.word, case.text, case.source)?;
+        }
+        for (case, hits) in &sourced.flagged {
+            writeln!(out, "flagged\t{}\t{}\t{}\t{}", case.technique, hits.join(","), case.text, case.source)?;
+        }
+    }
+    Ok(())
 }

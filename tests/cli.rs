@@ -185,3 +185,42 @@ fn readme_check_example_is_current() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert_eq!(shown, printed.lines().collect::<Vec<_>>());
 }
+
+/// `wordgate eval` prints the generated set's table and then the
+/// third-party set's, and a reader that closes the pipe early (`| head`)
+/// is not an error.
+#[test]
+fn eval_prints_both_sets_and_tolerates_a_closed_pipe() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let args = [
+        "eval",
+        "--dictionaries",
+        &format!("{root}/dictionaries"),
+        "--negatives",
+        &format!("{root}/tests/data/eval/negatives.txt"),
+        "--thirdparty",
+        &format!("{root}/tests/data/eval/thirdparty"),
+    ];
+    let output = wordgate(&args, b"");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let generated = text.find("Generated set (363 evasive spellings").expect("the generated set");
+    let third = text.find("Third-party set (").expect("the third-party set");
+    assert!(generated < third && text.contains("all: recall "), "{text}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wordgate"))
+        .args(args)
+        .arg("--verbose")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wordgate starts");
+    // Read one line, then close the pipe as `head -1` would.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
+    drop(stdout);
+    let output = child.wait_with_output().expect("wordgate finishes");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
