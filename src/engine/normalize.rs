@@ -5,9 +5,8 @@
 //! happens on the folded text, but masks must land on what the sender typed,
 //! so every folded byte remembers the original character it came from.
 
-use super::chars::is_ideograph;
 use super::fold::{folds_to_itself, push_folded};
-use super::steps::Unit;
+use super::steps::{view, Unit};
 
 /// Text after folding, plus where each of its bytes came from.
 ///
@@ -92,22 +91,8 @@ impl Normalized {
         text.reserve(units.len() * 3);
         origin.reserve(units.len() * 3);
         origin_end.reserve(units.len() * 3);
-        // The loop of `steps::view`, written out: this is the hot path of
-        // every folded text.
         let mut counting = false;
-        let mut i = 0;
-        while i < units.len() {
-            let unit = &units[i];
-            let ch = if leet { unit.ch } else { unit.plain };
-            let (mut end, mut run) = (unit.end, unit.run);
-            i += 1;
-            if squeeze && is_ideograph(ch) {
-                while i < units.len() && units[i].plain == unit.plain {
-                    end = units[i].end;
-                    run = run.saturating_add(units[i].run);
-                    i += 1;
-                }
-            }
+        view(units, leet, squeeze, |ch, start, end, run| {
             if run > 1 && !counting {
                 counting = true;
                 runs.resize(text.len(), 1);
@@ -119,7 +104,7 @@ impl Normalized {
             let added = ch.len_utf8();
             let at = origin.len();
             text.push(ch);
-            origin.extend_from_slice(&[unit.start; 4]);
+            origin.extend_from_slice(&[start; 4]);
             origin.truncate(at + added);
             origin_end.extend_from_slice(&[end; 4]);
             origin_end.truncate(at + added);
@@ -127,7 +112,7 @@ impl Normalized {
                 runs.extend_from_slice(&[run; 4]);
                 runs.truncate(at + added);
             }
-        }
+        });
     }
 
     /// Where in the original text the character behind folded byte `at`

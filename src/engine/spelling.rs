@@ -178,7 +178,6 @@ impl SpellingIndex {
         if !respellings.any() {
             return index;
         }
-        let mut key = Vec::new();
         for (folded, owner) in literals {
             let bytes = folded.as_bytes();
             if bytes.len() < MIN_ENTRY || bytes.len() > MAX_WORD || !bytes.iter().all(u8::is_ascii_lowercase)
@@ -186,8 +185,7 @@ impl SpellingIndex {
                 continue;
             }
             let Ok(start) = u32::try_from(index.spellings.len()) else { break };
-            index.make_key(bytes.iter().copied(), &mut key);
-            index.keys.push((hash(&key), index.entries.len() as u32));
+            index.keys.push((index.key_hash(bytes.iter().copied()), index.entries.len() as u32));
             index.entries.push((start, bytes.len() as u8, owner));
             index.spellings.push_str(folded);
         }
@@ -239,14 +237,12 @@ impl SpellingIndex {
         }
     }
 
-    /// The key of a spelling: letters by class, runs squeezed when doubles
-    /// count.
-    /// The hash of the key of `letters`, without building the key: most
-    /// words of a message are ruled out by the filter on it alone.
-    fn key_hash(&self, letters: &[u8]) -> u64 {
+    /// The hash of the key of a spelling: its letters by class, runs
+    /// squeezed when doubles count. The key itself is never built.
+    fn key_hash(&self, letters: impl IntoIterator<Item = u8>) -> u64 {
         let mut hash = FNV_OFFSET;
         let mut last = None;
-        for &letter in letters {
+        for letter in letters {
             let class = self.class(letter);
             if self.respellings.doubles && last == Some(class) {
                 continue;
@@ -255,17 +251,6 @@ impl SpellingIndex {
             hash = fnv_step(hash, class);
         }
         hash
-    }
-
-    fn make_key(&self, letters: impl Iterator<Item = u8>, key: &mut Vec<u8>) {
-        key.clear();
-        for letter in letters {
-            let class = self.class(letter);
-            if self.respellings.doubles && key.last() == Some(&class) {
-                continue;
-            }
-            key.push(class);
-        }
     }
 
     /// Puts in `scratch.found` a hit for every word of `folded` that
@@ -288,8 +273,8 @@ impl SpellingIndex {
             scratch.inside.clear();
             return;
         }
-        let Scratch { key, word, found: out, inside } = scratch;
-        let mut search = Search { index: self, original, normalized, key, word };
+        let Scratch { word, found: out, inside } = scratch;
+        let mut search = Search { index: self, original, normalized, word };
         let mut wildcard_words = 0;
         let mut previous: Option<Word> = None;
         // Whether some word could be a piece of a split word (too short
@@ -364,10 +349,7 @@ impl SpellingIndex {
         while start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
             start -= 1;
         }
-        let written_digit = |i: usize| {
-            bytes[i].is_ascii_digit()
-                || original.as_bytes().get(normalized.original_start(i)).is_some_and(u8::is_ascii_digit)
-        };
+        let written_digit = |i: usize| written_digit(original, folded, normalized, i);
         if !(start..at).all(written_digit) {
             return;
         }
@@ -381,6 +363,13 @@ impl SpellingIndex {
             scratch.inside.push((start, end, first));
         }
     }
+}
+
+/// Whether folded byte `at` was written as a digit (leetspeak may have
+/// read it as a letter: `123motherfucker` folds to `i2emotherfucker`).
+fn written_digit(original: &str, folded: &str, normalized: &Normalized, at: usize) -> bool {
+    folded.as_bytes().get(at).is_some_and(u8::is_ascii_digit)
+        || original.as_bytes().get(normalized.original_start(at)).is_some_and(u8::is_ascii_digit)
 }
 
 /// A word of the folded text: a run of ASCII letters with symbols inside,
@@ -445,7 +434,6 @@ fn is_pair(folded: &str, first: &Word, second: &Word) -> bool {
 /// Buffers kept per thread, so a look-up allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    key: Vec<u8>,
     word: Vec<(u8, u16)>,
     /// The hits of the last [`SpellingIndex::find_all`].
     pub found: Vec<RawHit>,
@@ -466,7 +454,6 @@ struct Search<'a> {
     index: &'a SpellingIndex,
     original: &'a str,
     normalized: &'a Normalized,
-    key: &'a mut Vec<u8>,
     /// The candidate spelling: (letter, how many times it is written).
     word: &'a mut Vec<(u8, u16)>,
 }
@@ -483,7 +470,7 @@ impl Search<'_> {
             || bytes.iter().enumerate().any(|(i, &b)| {
                 index.class(b) != b || matches!(b, b'i' | b'u' | b's') || (i > 0 && bytes[i - 1] == b)
             });
-        if respelt && index.may_hold(index.key_hash(bytes)) {
+        if respelt && index.may_hold(index.key_hash(bytes.iter().copied())) {
             self.load(folded, word.start, word.end, None);
             self.look_up(word.start, word.end, out);
         }
@@ -496,7 +483,7 @@ impl Search<'_> {
             let stem = bytes.len().saturating_sub(ending.len());
             if stem >= MIN_STEM
                 && bytes.ends_with(ending.as_bytes())
-                && index.may_hold(index.key_hash(&bytes[..stem]))
+                && index.may_hold(index.key_hash(bytes[..stem].iter().copied()))
             {
                 self.load(folded, word.start, word.start + stem, None);
                 self.look_up(word.start, word.end, out);
@@ -519,14 +506,7 @@ impl Search<'_> {
         }
         // Pieces of [`MIN_TILE`] letters or more: English is full of words
         // made of two short entries' letters (`pac` + `ket`).
-        let written_digit = |i: usize| {
-            folded.as_bytes()[i].is_ascii_digit()
-                || self
-                    .original
-                    .as_bytes()
-                    .get(self.normalized.original_start(i))
-                    .is_some_and(u8::is_ascii_digit)
-        };
+        let written_digit = |i: usize| written_digit(self.original, folded, self.normalized, i);
         let mut rest_end = end;
         while rest_end > first && written_digit(rest_end - 1) {
             rest_end -= 1;
@@ -738,8 +718,7 @@ impl Search<'_> {
 
     fn look_up(&mut self, start: usize, end: usize, out: &mut Vec<RawHit>) {
         let index = self.index;
-        index.make_key(self.word.iter().map(|&(b, _)| b), self.key);
-        let hash = hash(self.key);
+        let hash = index.key_hash(self.word.iter().map(|&(b, _)| b));
         if !index.may_hold(hash) {
             return;
         }
@@ -799,10 +778,6 @@ impl Search<'_> {
 
 /// FNV-1a: keys are a few bytes long and come from the dictionary (a text
 /// can only probe them), so a fast hash without seeding is enough.
-fn hash(key: &[u8]) -> u64 {
-    key.iter().fold(FNV_OFFSET, |hash, &byte| fnv_step(hash, byte))
-}
-
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 fn fnv_step(hash: u64, byte: u8) -> u64 {

@@ -164,7 +164,7 @@ pub(crate) fn fold_units(original: &str, steps: Steps, units: &mut Vec<Unit>) ->
         // string buffer and tables.
         if ch.is_ascii() {
             let folded = ch.to_ascii_lowercase();
-            maybe_leet |= MAYBE_LEET[folded as usize];
+            maybe_leet |= ascii_class(folded) & (LEET | BRACKET) != 0;
             // Digits count: between ideographs a few are noise (`色2情`).
             maybe_noise |= !folded.is_ascii_alphabetic();
             maybe_x |= folded == 'x';
@@ -356,6 +356,17 @@ pub fn number(ch: char) -> Option<char> {
 /// in Unicode (so the `confusables` step, which folds letters only, leaves
 /// them): read here, they need a letter beside them.
 pub fn leet(ch: char) -> Option<char> {
+    if ch.is_ascii() {
+        return ascii_leet(ch);
+    }
+    if is_cjk(ch) || is_pictograph(ch) || !is_noise(ch) {
+        return None;
+    }
+    symbol_letter(ch)
+}
+
+/// The ASCII part of [`leet`].
+const fn ascii_leet(ch: char) -> Option<char> {
     Some(match ch {
         '4' | '@' => 'a',
         '8' => 'b',
@@ -364,15 +375,18 @@ pub fn leet(ch: char) -> Option<char> {
         '0' => 'o',
         '$' | '5' => 's',
         '7' | '+' => 't',
-        _ if ch.is_ascii() || is_cjk(ch) || is_pictograph(ch) || !is_noise(ch) => return None,
-        _ => return symbol_letter(ch),
+        _ => return None,
     })
 }
 
 /// Brackets read as `c` only between two letters (`fu(k`, `fu<k`): at the
 /// edge of a word they are brackets (`(fuck)`).
-fn interior_leet(ch: char) -> Option<char> {
-    matches!(ch, '(' | '<' | '[' | '{').then_some('c')
+const fn interior_leet(ch: char) -> Option<char> {
+    if matches!(ch, '(' | '<' | '[' | '{') {
+        Some('c')
+    } else {
+        None
+    }
 }
 
 /// The letter a symbol looks like, from `decancer`'s table: `¢` `©` `⊂`
@@ -394,54 +408,49 @@ fn is_pictograph(ch: char) -> bool {
 /// `f'ck`): they do not end a run of leetspeak, and the spelling index
 /// ([`super::spelling`]) tries them as every letter.
 pub fn is_wildcard(ch: char) -> bool {
-    WILDCARD.get(ch as usize).copied().unwrap_or(false)
+    ascii_class(ch) & WILDCARD != 0
 }
 
-const WILDCARD: [bool; 128] = {
-    let mut table = [false; 128];
+const fn is_ascii_wildcard(ch: char) -> bool {
+    matches!(ch, '*' | '#' | '%' | '?' | '_' | '-' | '.' | '^' | '~' | '"' | '\'' | '&')
+}
+
+/// Classes of ASCII characters, one table look-up each: this runs for
+/// every character of most texts. Built from [`ascii_leet`],
+/// [`interior_leet`] and [`is_ascii_wildcard`], so each list is written
+/// once.
+const LEET: u8 = 1;
+const BRACKET: u8 = 2;
+const WILDCARD: u8 = 4;
+const LETTER: u8 = 8;
+const ASCII_CLASSES: [u8; 128] = {
+    let mut table = [0; 128];
     let mut byte = 0;
     while byte < 128 {
-        table[byte] = matches!(
-            byte as u8,
-            b'*' | b'#' | b'%' | b'?' | b'_' | b'-' | b'.' | b'^' | b'~' | b'"' | b'\'' | b'&'
-        );
+        let ch = byte as u8 as char;
+        let mut class = 0;
+        if ascii_leet(ch).is_some() {
+            class |= LEET;
+        }
+        if interior_leet(ch).is_some() {
+            class |= BRACKET;
+        }
+        if is_ascii_wildcard(ch) {
+            class |= WILDCARD;
+        }
+        if ch.is_ascii_alphabetic() {
+            class |= LETTER;
+        }
+        table[byte] = class;
         byte += 1;
     }
     table
 };
 
-/// ASCII characters that belong to a run of leetspeak: letters, leet
-/// characters, inner brackets and wildcards, one table look-up each (this
-/// runs for every character of most texts).
-const IN_LEET_RUN: [bool; 128] = {
-    let mut table = [false; 128];
-    let mut byte = 0;
-    while byte < 128 {
-        let ch = byte as u8 as char;
-        table[byte] = ch.is_ascii_alphabetic()
-            || matches!(ch, '4' | '@' | '8' | '3' | '1' | '!' | '|' | '0' | '$' | '5' | '7' | '+')
-            || matches!(ch, '(' | '<' | '[' | '{')
-            || WILDCARD[byte];
-        byte += 1;
-    }
-    table
-};
-
-/// ASCII leet characters and inner brackets: whether leetspeak may change
-/// a text at all.
-const MAYBE_LEET: [bool; 128] = {
-    let mut table = [false; 128];
-    let mut byte = 0;
-    while byte < 128 {
-        let ch = byte as u8 as char;
-        table[byte] = matches!(
-            ch,
-            '4' | '@' | '8' | '3' | '1' | '!' | '|' | '0' | '$' | '5' | '7' | '+' | '(' | '<' | '[' | '{'
-        );
-        byte += 1;
-    }
-    table
-};
+/// The class bits of an ASCII character (0 for any other).
+fn ascii_class(ch: char) -> u8 {
+    ASCII_CLASSES.get(ch as usize).copied().unwrap_or(0)
+}
 
 /// Reads the leet characters of every run of letters and leet characters
 /// that holds at least one letter (`$h1t`, `b4$7ard`, `h4ck`) into `ch`,
@@ -452,9 +461,10 @@ fn fold_leet(units: &mut [Unit]) -> bool {
     let mut changed = false;
     let in_run = |unit: &Unit| {
         let ch = unit.ch;
-        match IN_LEET_RUN.get(ch as usize) {
-            Some(&in_run) => in_run,
-            None => !is_ideograph(ch) && leet(ch).is_some(),
+        if ch.is_ascii() {
+            ascii_class(ch) != 0
+        } else {
+            !is_ideograph(ch) && leet(ch).is_some()
         }
     };
     let mut start = 0;
@@ -659,15 +669,18 @@ pub(crate) fn folds_to_itself_ascii(text: &str) -> bool {
     let mut run = 0usize;
     let mut starts_with_letter = false;
     for (i, &byte) in bytes.iter().enumerate() {
-        let Some(&maybe_leet) = MAYBE_LEET.get(byte as usize) else { return false };
-        if byte.is_ascii_uppercase() || (maybe_leet && !matches!(byte, b'(' | b'<' | b'[' | b'{')) {
+        if !byte.is_ascii() || byte.is_ascii_uppercase() {
+            return false;
+        }
+        let class = ascii_class(byte as char);
+        if class & LEET != 0 {
             return false;
         }
         // A bracket reads as `c` only between two letters (`fu(k`).
         let between_letters = i > 0
             && bytes[i - 1].is_ascii_alphabetic()
             && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
-        if maybe_leet && between_letters {
+        if class & BRACKET != 0 && between_letters {
             return false;
         }
         if i >= 2 && bytes[i - 1] == byte && bytes[i - 2] == byte {
