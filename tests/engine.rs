@@ -460,6 +460,10 @@ fn respellings_are_masked_where_they_were_typed() {
         ("a mother fucker", "a *************"),
         ("fu ck it", "***** it"),
         ("f&gg0t", "******"),
+        ("fuckfuck", "********"),
+        ("you 123motherfucker123", "you ******************"),
+        ("dicks", "dicks"),
+        ("assassin packet", "assassin packet"),
         ("the pen is blue", "the pen is blue"),
         ("he'll see", "he'll see"),
     ] {

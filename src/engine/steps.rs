@@ -836,6 +836,10 @@ mod tests {
             ("加 v", "加v"),
             ("qq*群", "qq群"),
             ("色     情", "色     情"),
+            ("垃x圾", "垃圾"),
+            ("法！@轮。。功", "法轮功"),
+            ("去赌。博", "去赌。博"),
+            ("f    u     c k", "fuck"),
         ] {
             assert_eq!(folded(text, Steps::NOISE), expected, "{text:?}");
         }
