@@ -4,7 +4,8 @@
 //! seed (half reject, half mask, a few regex rules and an allow list, like
 //! the other benches).
 //!
-//! Group `build`, ids `<entries>`; throughput is in entries per second.
+//! Group `build`, ids `<entries>` (and `100k/phonetic`: both lists with
+//! `@fold +pinyin +homophones +split`); throughput is in entries per second.
 //! Reading the files from disk and swapping the snapshot are not included
 //! (see `benches/swap.rs` for a reload under load, where it exists).
 //!
@@ -28,14 +29,14 @@ use wordgate::synthetic;
 use wordgate::{DictionarySource, Engine};
 
 /// The dictionary files of a deployment with `entries` literal entries.
-fn sources(entries: usize) -> Vec<DictionarySource> {
+fn sources(entries: usize, fold: &str) -> Vec<DictionarySource> {
     let half = entries / 2;
     vec![
         DictionarySource::new(
             "reject.txt",
-            synthetic::dictionary_text(1, half, "@action reject\n@code 120001\n"),
+            synthetic::dictionary_text(1, half, &format!("@action reject\n@code 120001\n{fold}")),
         ),
-        DictionarySource::new("mask.txt", synthetic::dictionary_text(2, entries - half, "@action mask\n")),
+        DictionarySource::new("mask.txt", synthetic::dictionary_text(2, entries - half, &format!("@action mask\n{fold}"))),
         DictionarySource::new(
             "rules.txt",
             "@action review\nre:加\\s*[微薇v][信x]?\\s*:?\\s*[a-z0-9_-]{5,}\nre:(?-u:\\b)1[3-9]\\d{9}(?-u:\\b)\nre:https?://\\S+\n",
@@ -49,9 +50,12 @@ fn build(c: &mut Criterion) {
     // A 100k build takes a large fraction of a second; ten samples are
     // plenty to see a change.
     group.sample_size(10);
-    for entries in [1_000, 10_000, 100_000] {
-        let sources = sources(entries);
-        let label = format!("{}k", entries / 1000);
+    // `phonetic`: the two lists with `@fold +pinyin +homophones +split`
+    // (the readings of every Chinese entry expanded at build time).
+    let cases = [(1_000, ""), (10_000, ""), (100_000, ""), (100_000, "@fold +pinyin +homophones +split\n")];
+    for (entries, fold) in cases {
+        let sources = sources(entries, fold);
+        let label = format!("{}k{}", entries / 1000, if fold.is_empty() { "" } else { "/phonetic" });
         match Engine::build(&sources) {
             Ok(engine) => {
                 let stats = engine.stats();

@@ -8,8 +8,9 @@
 //! - `verdict`: scan + verdict (`Engine::check_text`), 1k / 10k / 100k
 //!   entries × 100 B / 1 KiB / 12 KiB (Tencent's largest message) × `clean`
 //!   (no dictionary word injected) / `hits` (one about every 100 bytes).
-//! - `fold`: the same 100k dictionary with `@fold none`, `default` and
-//!   `all`: what the evasion-resistant steps cost.
+//! - `fold`: the same 100k dictionary with `@fold none`, `default`,
+//!   `phonetic` (`default +pinyin +homophones +split`) and `all`: what the
+//!   evasion-resistant steps cost.
 //!
 //! `cargo bench --bench engine`; each iteration moderates one message, so
 //! the reported time is per message. Ids read `<entries>/<message size>`
@@ -125,14 +126,19 @@ fn verdict(c: &mut Criterion) {
 /// folded with the core alone and with every step (ratio all / none).
 fn fold(c: &mut Criterion) {
     let mut group = c.benchmark_group("fold");
-    for fold in ["none", "default", "all"] {
+    for (label, fold) in [
+        ("none", "none"),
+        ("default", "default"),
+        ("phonetic", "default +pinyin +homophones +split"),
+        ("all", "all"),
+    ] {
         let engine = engine_folded(100_000, fold);
         for bytes in [100, 1024] {
             let messages = messages(bytes, false);
             let average = messages.iter().map(String::len).sum::<usize>() / messages.len();
             group.throughput(Throughput::Bytes(average as u64));
             group.bench_with_input(
-                BenchmarkId::new(format!("100k/{bytes}B"), fold),
+                BenchmarkId::new(format!("100k/{bytes}B"), label),
                 &messages,
                 |b, messages| {
                     let mut next = 0;

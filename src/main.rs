@@ -69,6 +69,11 @@ enum Command {
         /// cases copied from other filters' tests, each with its source.
         #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/thirdparty")]
         thirdparty: PathBuf,
+        /// The phonetic set: third-party pinyin, homophone and split cases
+        /// (`DIR/dictionaries`, `DIR/cases/*.tsv`), measured with the
+        /// phonetic positives generated from `--dictionaries`.
+        #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/phonetic")]
+        phonetic: PathBuf,
         /// Also list every missed positive and flagged negative.
         #[arg(long)]
         verbose: bool,
@@ -102,7 +107,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dictionaries, negatives, seed, thirdparty, verbose } => {
+        Command::Eval { dictionaries, negatives, seed, thirdparty, phonetic, verbose } => {
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
                 Err(errors) => return report(&errors),
@@ -115,7 +120,7 @@ fn main() -> ExitCode {
                 }
             };
             let positives = wordgate::eval::positives(&engine, seed);
-            let report = wordgate::eval::evaluate(&engine, &positives, &negatives);
+            let generated = wordgate::eval::evaluate(&engine, &positives, &negatives);
             let (engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
                 Ok(loaded) => loaded,
                 Err(err) => {
@@ -124,12 +129,30 @@ fn main() -> ExitCode {
                 }
             };
             let sourced = wordgate::eval::evaluate_sourced(&engine, &cases);
+            let phonetic_report = {
+                let (sources, errors) = dictionary_dir::load(&dictionaries);
+                if !errors.is_empty() {
+                    return report(&errors);
+                }
+                let clean = cases.iter().filter(|case| !case.expect_hit).map(|case| case.text.clone());
+                let ordinary: Vec<String> = negatives.iter().cloned().chain(clean).collect();
+                let evaluated = wordgate::eval::phonetic::load(&phonetic)
+                    .and_then(|set| wordgate::eval::phonetic::evaluate(&sources, &set, &ordinary, seed));
+                match evaluated {
+                    Ok(report) => report,
+                    Err(err) => {
+                        eprintln!("wordgate: the phonetic set does not load: {err}");
+                        return ExitCode::from(2);
+                    }
+                }
+            };
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let printed = print_evaluation(
                 &mut out,
-                (&dictionaries, positives.len(), negatives.len(), &report),
+                (&dictionaries, positives.len(), negatives.len(), &generated),
                 (&thirdparty, &sourced),
+                (&phonetic, &phonetic_report),
                 verbose,
             );
             match printed.and_then(|()| out.flush()) {
@@ -316,6 +339,7 @@ fn print_evaluation(
     out: &mut impl Write,
     (dictionaries, positives, negatives, report): (&std::path::Path, usize, usize, &wordgate::eval::Report),
     (thirdparty, sourced): (&std::path::Path, &wordgate::eval::SourcedReport),
+    (phonetic_dir, phonetic): (&std::path::Path, &wordgate::eval::phonetic::PhoneticReport),
     verbose: bool,
 ) -> io::Result<()> {
     writeln!(
@@ -346,6 +370,23 @@ fn print_evaluation(
         }
         for (case, hits) in &sourced.flagged {
             writeln!(out, "flagged\t{}\t{}\t{}\t{}", case.technique, hits.join(","), case.text, case.source)?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Phonetic steps (positives generated from the Chinese entries of {}, each step alone; \
+         third-party cases and negatives from {}, with the lines above):",
+        dictionaries.display(),
+        phonetic_dir.display(),
+    )?;
+    write!(out, "{phonetic}")?;
+    if verbose {
+        for case in &phonetic.missed {
+            writeln!(out, "missed\t{}\t{}\t{}\t{}", case.step, case.technique, case.entry, case.text)?;
+        }
+        for (line, hits) in &phonetic.flagged {
+            writeln!(out, "flagged\t{}\t{line}", hits.join(","))?;
         }
     }
     Ok(())

@@ -200,13 +200,17 @@ fn eval_prints_both_sets_and_tolerates_a_closed_pipe() {
         &format!("{root}/tests/data/eval/negatives.txt"),
         "--thirdparty",
         &format!("{root}/tests/data/eval/thirdparty"),
+        "--phonetic",
+        &format!("{root}/tests/data/eval/phonetic"),
     ];
     let output = wordgate(&args, b"");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
     let generated = text.find("Generated set (363 evasive spellings").expect("the generated set");
     let third = text.find("Third-party set (").expect("the third-party set");
-    assert!(generated < third && text.contains("all: recall "), "{text}");
+    let phonetic = text.find("Phonetic steps (").expect("the phonetic steps");
+    assert!(generated < third && third < phonetic && text.contains("all: recall "), "{text}");
+    assert!(text.contains("negatives: ") && text.contains("with all three steps on"), "{text}");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_wordgate"))
         .args(args)

@@ -402,6 +402,59 @@ s!(
     "good classic assassin 谢谢 2024"
 );
 
+// Phonetic steps (`pinyin`, `homophones`, `split`): off by default, one
+// `@fold +name` away. The mask covers what the sender typed, the spaces and
+// tone digits between syllables included.
+s!(pinyin_off_by_default, "default", "来dubo吧", "来dubo吧");
+s!(pinyin_joined, "default +pinyin", "来dubo吧", "来****吧");
+s!(pinyin_spaced, "default +pinyin", "来 du bo 吧", "来 ***** 吧");
+s!(pinyin_any_case, "default +pinyin", "DuBo time", "**** time");
+s!(pinyin_tone_marks, "default +pinyin", "dǔ bó", "*****");
+s!(pinyin_tone_digits, "default +pinyin", "du3bo2!", "******!");
+s!(pinyin_half_and_half, "default +pinyin", "去赌bo吗", "去***吗");
+s!(pinyin_other_half, "default +pinyin", "去du博吗", "去***吗");
+s!(pinyin_traditional_half, "default +pinyin", "去賭bo吗", "去***吗");
+s!(pinyin_with_noise, "default +pinyin", "du*bo", "*****");
+s!(pinyin_word_boundaries, "default +pinyin", "dubois and adubo", "dubois and adubo");
+s!(pinyin_breaks_between_syllables, "default +pinyin", "d ubo", "d ubo");
+s!(pinyin_three_syllables, "default +pinyin", "yi qi hai", "*********");
+s!(homophones_off_by_default, "default +pinyin", "来睹博吧", "来睹博吧");
+s!(homophones_one_character, "default +homophones", "来睹博吧", "来**吧");
+s!(homophones_other_character, "default +homophones", "在线堵博", "在线**");
+s!(homophones_not_both, "default +homophones", "杜波来了", "杜波来了");
+s!(homophones_not_inside_words, "default +homophones", "我表哥读博士了", "我表哥读博士了");
+s!(split_off_by_default, "default", "去贝者博吗", "去贝者博吗");
+s!(split_one_character, "default +split", "去贝者博吗", "去***吗");
+s!(split_with_noise_and_traditional, "default +split", "贝者 😀 博", "******");
+s!(split_and_pinyin, "default +split +pinyin", "贝者bo", "****");
+s!(split_only_entry_characters, "default +split", "女子学生", "女子学生");
+s!(
+    phonetic_english_stays_clean,
+    "default +pinyin +homophones +split",
+    "the band played a long song in the sun, then men ran to the bank",
+    "the band played a long song in the sun, then men ran to the bank"
+);
+
+/// `wordgate check` and the audit name the entry a respelling matched.
+#[test]
+fn phonetic_hits_name_the_entry() {
+    let verdict = steps_engine("default +pinyin +homophones +split").check_text("du bo, 睹博, 贝者博");
+    let entries: Vec<&str> = verdict.hits.iter().map(|hit| hit.entry.as_str()).collect();
+    assert_eq!(entries, ["赌博", "赌博", "赌博"], "{:?}", verdict.hits);
+    let matched: Vec<&str> = verdict.hits.iter().map(|hit| hit.matched.as_str()).collect();
+    assert_eq!(matched, ["du bo", "睹博", "贝者博"]);
+}
+
+/// A misspelt step is a `FILE:LINE` error that lists the names.
+#[test]
+fn unknown_phonetic_step_is_an_error() {
+    let errors =
+        Engine::build(&[DictionarySource::new("x.txt", "@fold +pinyn\n赌博\n")]).err().unwrap_or_default();
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with("x.txt:1:") && shown[0].contains("pinyin, homophones, split"), "{shown:?}");
+}
+
 /// An entry that writes a character several times (`哈哈哈`, `kkk`) needs
 /// the text to write it at least as often: with `repeats` it folds to one
 /// character, but that character alone does not meet it.

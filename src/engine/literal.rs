@@ -124,6 +124,44 @@ impl LiteralMatcher {
     }
 }
 
+/// Every match, overlapping ones included, of ASCII patterns in an ASCII
+/// haystack: for readings (`src/engine/phonetic.rs`), where a match is
+/// judged by where it starts and ends, so the leftmost-longest one is not
+/// necessarily the one that counts, and retrying from every refused start
+/// would scan the text again and again. Bytewise, because the haystack is
+/// ASCII.
+#[derive(Clone)]
+pub struct OverlappingMatcher {
+    automaton: daachorse::DoubleArrayAhoCorasick<u32>,
+}
+
+impl std::fmt::Debug for OverlappingMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OverlappingMatcher").field("bytes", &self.memory_usage()).finish()
+    }
+}
+
+impl OverlappingMatcher {
+    /// Compiles distinct, non-empty patterns.
+    pub fn build<P: AsRef<[u8]>>(patterns: &[P]) -> Result<OverlappingMatcher, String> {
+        let automaton = daachorse::DoubleArrayAhoCorasick::new(patterns.iter().map(AsRef::as_ref))
+            .map_err(|err| err.to_string())?;
+        Ok(OverlappingMatcher { automaton })
+    }
+
+    /// Calls `found` with every match, in order of their ends.
+    pub fn for_each(&self, haystack: &[u8], mut found: impl FnMut(LiteralMatch)) {
+        for hit in self.automaton.find_overlapping_iter(haystack) {
+            found(LiteralMatch { pattern: hit.value() as usize, start: hit.start(), end: hit.end() });
+        }
+    }
+
+    /// Heap bytes used by the automaton.
+    pub fn memory_usage(&self) -> usize {
+        self.automaton.heap_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

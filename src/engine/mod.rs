@@ -22,6 +22,7 @@ pub mod dictionary;
 pub mod fold;
 pub mod literal;
 pub mod normalize;
+mod phonetic;
 mod rules;
 mod segment;
 mod spelling;
@@ -37,6 +38,7 @@ use chars::is_word_char;
 use dictionary::{Entry, Pattern};
 use literal::LiteralMatcher;
 use normalize::Normalized;
+use phonetic::PhoneticIndex;
 use rules::RuleSet;
 use spelling::{Respellings, SpellingIndex};
 pub use steps::Steps;
@@ -104,6 +106,12 @@ pub struct EngineStats {
     pub automaton_bytes: usize,
 }
 
+/// The two components `ch` is written as when split (`赌` → `贝`, `者`),
+/// from the table the `split` step reads.
+pub fn split_components(ch: char) -> Option<(char, char)> {
+    phonetic::components(ch)
+}
+
 /// Who owns a pattern: which category, which entry, and how it must stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Owner {
@@ -122,6 +130,8 @@ struct MatcherSet {
     words: LiteralSet,
     /// The one-word entries of `words`, for respellings (`b*tch`, `shiit`).
     spelling: SpellingIndex,
+    /// The CJK entries by their readings (pinyin, homophones, split).
+    phonetic: PhoneticIndex,
     rules: Option<RuleSet>,
     rule_owners: Vec<Owner>,
 }
@@ -234,8 +244,9 @@ impl Engine {
             patterns: sets().map(MatcherSet::pattern_count).sum(),
             automaton_bytes: sets().map(MatcherSet::memory_usage).sum(),
         };
+        // Homophone hits are checked against the words a segmenter finds.
         let segmenting = categories.iter().any(|c| c.boundary == Boundary::Segment);
-        if segmenting {
+        if segmenting || categories.iter().any(|c| c.steps.contains(Steps::HOMOPHONES)) {
             segment::prepare();
         }
         Ok(Engine { categories, profiles, entries, entry_categories, segmenting, stats })
@@ -360,6 +371,7 @@ pub(crate) struct Scratch {
     raw: Vec<RawHit>,
     allowed: Vec<Range<usize>>,
     spelling: spelling::Scratch,
+    phonetic: phonetic::Scratch,
 }
 
 /// The current text folded through one set of steps.
@@ -422,6 +434,19 @@ impl Scratch {
                 hit(start, end, found.owner);
             }
         }
+        if !set.phonetic.is_empty() {
+            // Readings come from the text as written, before leetspeak
+            // (`du3bo2` has tone digits, not letters).
+            let view = self.view(text, steps, true);
+            let Scratch { views, raw, phonetic, .. } = self;
+            let normalized = &views[view].normalized;
+            raw.clear();
+            set.phonetic.find_all(normalized.text(text), normalized, phonetic, raw);
+            for found in raw.iter() {
+                let (start, end) = normalized.original_span(text, found.start, found.end);
+                hit(start, end, found.owner);
+            }
+        }
         if let Some(rules) = &set.rules {
             let view = self.view(text, steps, true);
             let normalized = &self.views[view].normalized;
@@ -440,6 +465,8 @@ impl Scratch {
     fn view(&mut self, text: &str, steps: Steps, rules: bool) -> usize {
         // Leetspeak is read into every folding (but the core's); it and
         // the squeezing of pairs are views of it.
+        // The phonetic steps read a folding; they do not make one.
+        let steps = steps.with(Steps::PHONETIC, false);
         let key = if steps == Steps::NONE { Steps::NONE } else { steps.with(Steps::LEET, true) };
         let folding = match self.foldings[..self.foldings_used].iter().position(|f| f.steps == key) {
             Some(index) => index,
@@ -507,6 +534,7 @@ impl Scratch {
             self.allowed = Vec::new();
         }
         self.spelling.shrink();
+        self.phonetic.shrink();
     }
 }
 
@@ -555,6 +583,25 @@ impl MatcherSet {
                 words.iter().map(|(folded, owner, _)| (folded.as_str(), *owner)),
             );
         }
+        if !allow {
+            let respellings = phonetic::Respellings {
+                pinyin: steps.contains(Steps::PINYIN),
+                homophones: steps.contains(Steps::HOMOPHONES),
+                split: steps.contains(Steps::SPLIT),
+            };
+            let literals = anywhere
+                .iter()
+                .chain(&words)
+                .map(|(folded, owner, runs)| (folded.as_str(), runs.as_slice(), *owner));
+            match PhoneticIndex::build(respellings, literals) {
+                Ok(index) => set.phonetic = index,
+                Err(reason) => errors.push(DictionaryError::new(
+                    blame,
+                    0,
+                    format!("the pinyin automaton could not be built: {reason}"),
+                )),
+            }
+        }
         set.anywhere = LiteralSet::build(anywhere, blame, errors);
         set.words = LiteralSet::build(words, blame, errors);
         if !regexes.is_empty() {
@@ -575,11 +622,14 @@ impl MatcherSet {
     }
 
     fn pattern_count(&self) -> usize {
-        self.anywhere.pattern_count() + self.words.pattern_count()
+        self.anywhere.pattern_count() + self.words.pattern_count() + self.phonetic.pattern_count()
     }
 
     fn memory_usage(&self) -> usize {
-        self.anywhere.memory_usage() + self.words.memory_usage() + self.spelling.memory_usage()
+        self.anywhere.memory_usage()
+            + self.words.memory_usage()
+            + self.spelling.memory_usage()
+            + self.phonetic.memory_usage()
     }
 
     /// Appends every literal match in `folded` (the text of `normalized`),

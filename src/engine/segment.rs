@@ -74,6 +74,36 @@ pub(crate) fn straddles_words(text: &str, start: usize, end: usize, entry: &str)
 
 /// The offsets in `window` where the segmenter's `words` (slices of it)
 /// start and end.
+/// Whether a word of the segmenter's dictionary crosses the start or the
+/// end of `text[start..end]` (a word of up to [`MAX_CROSSING`] characters on
+/// either side of the edge): `读博士` holds `博士`, so a hit on `读博` cuts
+/// it; in `来睹博吧` no word holds `来睹` or `博吧`. Dictionary look-ups
+/// only, no segmentation: jieba's guesses at unknown words (`来睹|博`) say
+/// nothing about the text, and a look-up is a few hundred instructions
+/// where a cut of the window is tens of thousands.
+pub(crate) fn crosses_dictionary_word(text: &str, start: usize, end: usize) -> bool {
+    let jieba = jieba();
+    let crosses = |edge: usize| {
+        let befores = text[..edge].char_indices().rev().take(MAX_CROSSING).map(|(at, _)| at);
+        befores.into_iter().any(|from| {
+            let mut to = edge;
+            text[edge..].chars().take(MAX_CROSSING).any(|ch| {
+                to += ch.len_utf8();
+                text.get(from..to).is_some_and(|word| jieba.has_word(word))
+            })
+        })
+    };
+    crosses(start) || crosses(end)
+}
+
+/// Whether `word` is in the segmenter's dictionary (`出生`, `几把`).
+pub(crate) fn is_dictionary_word(word: &str) -> bool {
+    jieba().has_word(word)
+}
+
+/// The most characters a crossing word has on one side of a hit's edge.
+const MAX_CROSSING: usize = 3;
+
 fn boundaries(window: &str, words: Vec<&str>) -> Vec<usize> {
     let mut offsets = Vec::with_capacity(words.len() * 2 + 2);
     offsets.push(0);

@@ -26,7 +26,7 @@ use super::fold::push_folded;
 
 /// A set of folding steps.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Steps(u8);
+pub struct Steps(u16);
 
 impl Steps {
     /// Traditional → simplified Chinese.
@@ -41,21 +41,34 @@ impl Steps {
     pub const REPEATS: Steps = Steps(16);
     /// Circled and Chinese numerals.
     pub const NUMBERS: Steps = Steps(32);
+    /// A CJK entry also matches its pinyin (`dubo`, `du bo`, `赌bo`).
+    pub const PINYIN: Steps = Steps(64);
+    /// A character of a CJK entry may be written as a homophone (`睹博`).
+    pub const HOMOPHONES: Steps = Steps(128);
+    /// A character of a CJK entry may be written as its two components
+    /// (`贝者博`).
+    pub const SPLIT: Steps = Steps(256);
+    /// The respellings of [`super::phonetic`]: they read the folded text,
+    /// they do not fold it.
+    pub const PHONETIC: Steps = Steps(64 | 128 | 256);
     /// Only the core folding.
     pub const NONE: Steps = Steps(0);
     /// Every step.
-    pub const ALL: Steps = Steps(63);
+    pub const ALL: Steps = Steps(511);
     /// What a file gets without `@fold`: everything but `numbers`, which
     /// would turn `一起` into `1起` and is for lists about numbers.
     pub const DEFAULT: Steps = Steps(31);
 
-    const NAMES: [(&'static str, Steps); 6] = [
+    const NAMES: [(&'static str, Steps); 9] = [
         ("simplified", Steps::SIMPLIFIED),
         ("confusables", Steps::CONFUSABLES),
         ("leet", Steps::LEET),
         ("noise", Steps::NOISE),
         ("repeats", Steps::REPEATS),
         ("numbers", Steps::NUMBERS),
+        ("pinyin", Steps::PINYIN),
+        ("homophones", Steps::HOMOPHONES),
+        ("split", Steps::SPLIT),
     ];
 
     /// True when every step of `other` is in `self`.
@@ -90,7 +103,7 @@ impl Steps {
                     let Some(&(_, step)) = Steps::NAMES.iter().find(|(known, _)| *known == name) else {
                         return Err(format!(
                             "unknown fold step {word:?} (expected none, all, or [+|-] simplified, \
-                             confusables, leet, noise, repeats, numbers)"
+                             confusables, leet, noise, repeats, numbers, pinyin, homophones, split)"
                         ));
                     };
                     steps = steps.with(step, on);

@@ -551,3 +551,5 @@ pub fn load_sourced(dir: &std::path::Path) -> Result<(Engine, Vec<SourcedCase>),
     }
     Ok((engine, cases))
 }
+
+pub mod phonetic;
