@@ -10,7 +10,13 @@
 //!   (no dictionary word injected) / `hits` (one about every 100 bytes).
 //! - `fold`: the same 100k dictionary with `@fold none`, `default`,
 //!   `phonetic` (`default +pinyin +homophones +split`) and `all`: what the
-//!   evasion-resistant steps cost.
+//!   evasion-resistant steps cost. The worst case for the phonetic steps:
+//!   random CJK text against 100k random entries reads like some entry
+//!   almost everywhere.
+//! - `chat`: the shipped dictionaries as they are (`default`) and with
+//!   `+pinyin +homophones +split` added to every file (`phonetic`), on
+//!   real chat and prose lines (the evaluation's negatives, Chinese and
+//!   English): what the phonetic steps cost a real deployment.
 //!
 //! `cargo bench --bench engine`; each iteration moderates one message, so
 //! the reported time is per message. Ids read `<entries>/<message size>`
@@ -153,5 +159,45 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, automaton, verdict, fold);
+/// The phonetic steps on real text: the shipped dictionaries with and
+/// without them, one line of the evaluation's ordinary text per iteration.
+fn chat(c: &mut Criterion) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (sources, errors) =
+        wordgate::dictionary_dir::load(std::path::Path::new(&format!("{root}/dictionaries")));
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut lines: Vec<String> = Vec::new();
+    for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
+        let path = format!("{root}/tests/data/eval/phonetic/cases/{file}");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split('\t').nth(4))
+                .map(String::from),
+        );
+    }
+    let negatives =
+        std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).expect("negatives");
+    lines.extend(wordgate::eval::negatives(&negatives));
+    let average = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
+    let mut group = c.benchmark_group("chat");
+    group.throughput(Throughput::Bytes(average as u64));
+    for (label, sources) in [
+        ("default", sources.clone()),
+        ("phonetic", wordgate::eval::phonetic::with_steps(&sources, "+pinyin +homophones +split")),
+    ] {
+        let engine = Engine::build(&sources).expect("the shipped dictionaries compile");
+        group.bench_with_input(BenchmarkId::new("shipped", label), &lines, |b, lines| {
+            let mut next = 0;
+            b.iter(|| {
+                next = (next + 1) % lines.len();
+                black_box(engine.check_text(black_box(&lines[next])))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, automaton, verdict, fold, chat);
 criterion_main!(benches);

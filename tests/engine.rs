@@ -435,6 +435,40 @@ s!(
     "the band played a long song in the sun, then men ran to the bank"
 );
 
+/// The phonetic steps' traps and tables, on a list of words people respell.
+fn phonetic_engine() -> Engine {
+    let text = "@action mask\n@fold +pinyin +homophones +split\n妈的\n畜生\n白痴\n刷单\n接盘\n";
+    match Engine::build(&[DictionarySource::new("zh.txt", text.to_string())]) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("phonetic fixture does not compile: {errors:?}"),
+    }
+}
+
+macro_rules! p {
+    ($name:ident, $input:expr, $delivered:expr) => {
+        #[test]
+        fn $name() {
+            let verdict = phonetic_engine().check_text($input);
+            assert_eq!(verdict.text, $delivered, "input {:?}, hits {:?}", $input, verdict.hits);
+        }
+    };
+}
+
+// An English word that reads as pinyin is the English word; spelt apart,
+// or in a Chinese sentence, it is pinyin.
+p!(pinyin_not_an_english_word, "I made pancakes", "I made pancakes");
+p!(pinyin_english_word_in_capitals, "MADE IN CHINA", "MADE IN CHINA");
+p!(pinyin_spaced_is_not_the_english_word, "你个ma de", "你个*****");
+// A homophone hit that is itself a word is that word.
+p!(homophone_that_is_a_word, "他是哪年出生的", "他是哪年出生的");
+p!(homophone_that_is_not_a_word, "你这个畜声", "你这个**");
+// Split characters: surrounds typed outer part first, radicals typed as
+// the character they come from, components beyond the BMP.
+p!(split_surround, "真是白疒知", "真是***");
+p!(split_typed_radical, "别才妾盘", "别***");
+p!(split_component_beyond_the_bmp, "𡰯刂单吗", "***吗");
+p!(split_tone_marks_and_both, "shuā单", "*****");
+
 /// `wordgate check` and the audit name the entry a respelling matched.
 #[test]
 fn phonetic_hits_name_the_entry() {

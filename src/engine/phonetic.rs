@@ -316,6 +316,13 @@ impl PhoneticIndex {
                     }
                     if first.ch != wanted {
                         homophones += 1;
+                        // Most matches in Chinese text read like an entry
+                        // and are not one: they end here.
+                        if !self.respellings.homophones && first.kind == Kind::Ideograph
+                            || homophones > MAX_HOMOPHONES
+                        {
+                            return None;
+                        }
                     } else if first.kind == Kind::Ideograph {
                         written += 1;
                     }
@@ -371,12 +378,14 @@ impl PhoneticIndex {
                     piece: Piece,
                     boundary_before: bool| {
             let index = pieces.len() as u32;
+            // Where Latin letters meet an ideograph or a separator, a
+            // syllable may begin (`赌bo`).
+            let kind_changes = pieces.last().is_some_and(|last| last.kind != piece.kind);
             pieces.push(piece);
-            for (i, byte) in text.bytes().enumerate() {
-                view.push(byte as char);
-                origin.push(index);
-                boundary.push(i == 0 && boundary_before);
-            }
+            view.push_str(text);
+            origin.extend(std::iter::repeat_n(index, text.len()));
+            boundary.push(boundary_before || kind_changes);
+            boundary.extend(std::iter::repeat_n(false, text.len().saturating_sub(1)));
         };
         while let Some((at, ch)) = chars.next() {
             let start = at as u32;
@@ -433,19 +442,17 @@ impl PhoneticIndex {
                 gap += 1;
                 continue;
             }
-            // Anything else separates.
+            // Anything else separates; a run of separators is one.
+            if let Some(last) = pieces.last_mut().filter(|last| last.kind == Kind::Separator) {
+                last.end = end;
+                (gap, after_latin) = (0, false);
+                continue;
+            }
             let piece = Piece { start, end, ch, kind: Kind::Separator };
             push(view, pieces, origin, boundary, "|", piece, true);
             (gap, after_latin) = (0, false);
         }
         boundary.push(true);
-        // Where Latin letters meet an ideograph or a separator, a syllable
-        // may begin (`赌bo`).
-        for i in 1..view.len() {
-            if pieces[origin[i] as usize].kind != pieces[origin[i - 1] as usize].kind {
-                boundary[i] = true;
-            }
-        }
         true
     }
 }
@@ -548,10 +555,8 @@ fn pinyin_letter(ch: char) -> Option<char> {
 /// common) one, `ü` written `v`.
 fn first_reading(ch: char) -> Option<&'static str> {
     let reading = ch.to_pinyin()?.plain();
-    Some(match reading.contains('ü') {
-        true => ascii_reading(reading),
-        false => reading,
-    })
+    // Only `ü` is not ASCII in a toneless reading.
+    Some(if reading.is_ascii() { reading } else { u_umlaut_as(reading, 'v') })
 }
 
 /// Every distinct toneless reading of an entry's character, `ü` as `v`
@@ -562,7 +567,7 @@ fn readings_of(ch: char) -> Option<Vec<&'static str>> {
     for reading in multi {
         let plain = reading.plain();
         let spelt: &[&'static str] =
-            if plain.contains('ü') { &[ascii_reading(plain), u_reading(plain)] } else { &[plain] };
+            if plain.is_ascii() { &[plain] } else { &[u_umlaut_as(plain, 'v'), u_umlaut_as(plain, 'u')] };
         for &spelling in spelt {
             if !spelling.is_empty() && spelling.is_ascii() && !readings.contains(&spelling) {
                 readings.push(spelling);
@@ -572,29 +577,21 @@ fn readings_of(ch: char) -> Option<Vec<&'static str>> {
     (!readings.is_empty()).then_some(readings)
 }
 
-/// The readings with `ü`, spelt `v` and `u`, interned once.
-fn ascii_reading(plain: &'static str) -> &'static str {
-    interned(plain, 'v')
-}
-
-fn u_reading(plain: &'static str) -> &'static str {
-    interned(plain, 'u')
-}
-
-fn interned(plain: &'static str, for_u_umlaut: char) -> &'static str {
-    static TABLE: OnceLock<std::sync::Mutex<HashMap<(String, char), &'static str>>> = OnceLock::new();
-    let table = TABLE.get_or_init(Default::default);
-    let mut table = match table.lock() {
-        Ok(table) => table,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    let key = (plain.to_string(), for_u_umlaut);
-    if let Some(&spelt) = table.get(&key) {
-        return spelt;
+/// The four toneless syllables with `ü` (`lü`, `lüe`, `nü`, `nüe`), the
+/// `ü` typed `v` or `u`; anything else unchanged (and then not ASCII, so
+/// never matched).
+fn u_umlaut_as(plain: &'static str, letter: char) -> &'static str {
+    match (plain, letter) {
+        ("lü", 'v') => "lv",
+        ("lüe", 'v') => "lve",
+        ("nü", 'v') => "nv",
+        ("nüe", 'v') => "nve",
+        ("lü", _) => "lu",
+        ("lüe", _) => "lue",
+        ("nü", _) => "nu",
+        ("nüe", _) => "nue",
+        _ => plain,
     }
-    let spelt: &'static str = Box::leak(plain.replace('ü', &for_u_umlaut.to_string()).into_boxed_str());
-    table.insert(key, spelt);
-    spelt
 }
 
 /// The spellings of an entry: every combination of its characters'

@@ -84,14 +84,25 @@ pub(crate) fn straddles_words(text: &str, start: usize, end: usize, entry: &str)
 pub(crate) fn crosses_dictionary_word(text: &str, start: usize, end: usize) -> bool {
     let jieba = jieba();
     let crosses = |edge: usize| {
-        let befores = text[..edge].char_indices().rev().take(MAX_CROSSING).map(|(at, _)| at);
-        befores.into_iter().any(|from| {
-            let mut to = edge;
-            text[edge..].chars().take(MAX_CROSSING).any(|ch| {
-                to += ch.len_utf8();
-                text.get(from..to).is_some_and(|word| jieba.has_word(word))
-            })
-        })
+        // Up to MAX_CROSSING character starts before the edge and ends
+        // after it, nearest first: the two-character word across the edge
+        // is looked up first, and it is the one most often there.
+        let (mut befores, mut afters) = ([0usize; MAX_CROSSING], [0usize; MAX_CROSSING]);
+        let mut before_count = 0;
+        for (at, _) in text[..edge].char_indices().rev().take(MAX_CROSSING) {
+            befores[before_count] = at;
+            before_count += 1;
+        }
+        let mut after_count = 0;
+        let mut to = edge;
+        for ch in text[edge..].chars().take(MAX_CROSSING) {
+            to += ch.len_utf8();
+            afters[after_count] = to;
+            after_count += 1;
+        }
+        befores[..before_count]
+            .iter()
+            .any(|&from| afters[..after_count].iter().any(|&to| jieba.has_word(&text[from..to])))
     };
     crosses(start) || crosses(end)
 }
