@@ -17,6 +17,10 @@
 //!   `+pinyin +homophones +split` added to every file (`phonetic`), on
 //!   real chat and prose lines (the evaluation's negatives, Chinese and
 //!   English): what the phonetic steps cost a real deployment.
+//! - `detectors`: the shipped dictionaries without `contact.txt` (`off`)
+//!   and with it (`on`: the five `detect:` entries), on clean 100-byte
+//!   messages (synthetic chat: Chinese words, English filler and numbers)
+//!   and on the real lines of `chat`.
 //!
 //! `cargo bench --bench engine`; each iteration moderates one message, so
 //! the reported time is per message. Ids read `<entries>/<message size>`
@@ -159,13 +163,9 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-/// The phonetic steps on real text: the shipped dictionaries with and
-/// without them, one line of the evaluation's ordinary text per iteration.
-fn chat(c: &mut Criterion) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let (sources, errors) =
-        wordgate::dictionary_dir::load(std::path::Path::new(&format!("{root}/dictionaries")));
-    assert!(errors.is_empty(), "{errors:?}");
+/// Real chat and prose lines: the ordinary text of the evaluation sets
+/// (phonetic negatives, Chinese and English, and `negatives.txt`).
+fn chat_lines(root: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
         let path = format!("{root}/tests/data/eval/phonetic/cases/{file}");
@@ -180,6 +180,17 @@ fn chat(c: &mut Criterion) {
     let negatives =
         std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).expect("negatives");
     lines.extend(wordgate::eval::negatives(&negatives));
+    lines
+}
+
+/// The phonetic steps on real text: the shipped dictionaries with and
+/// without them, one line of the evaluation's ordinary text per iteration.
+fn chat(c: &mut Criterion) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (sources, errors) =
+        wordgate::dictionary_dir::load(std::path::Path::new(&format!("{root}/dictionaries")));
+    assert!(errors.is_empty(), "{errors:?}");
+    let lines = chat_lines(root);
     let average = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
     let mut group = c.benchmark_group("chat");
     group.throughput(Throughput::Bytes(average as u64));
@@ -199,5 +210,35 @@ fn chat(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, automaton, verdict, fold, chat);
+/// What the contact detectors cost a clean message: the shipped
+/// dictionaries with and without `contact.txt`.
+fn detectors(c: &mut Criterion) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (sources, errors) =
+        wordgate::dictionary_dir::load(std::path::Path::new(&format!("{root}/dictionaries")));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(sources.iter().any(|s| s.path.ends_with("contact.txt")), "the shipped contact.txt");
+    let without: Vec<DictionarySource> =
+        sources.iter().filter(|s| !s.path.ends_with("contact.txt")).cloned().collect();
+    let synthetic = messages(100, false);
+    let chat = chat_lines(root);
+    let mut group = c.benchmark_group("detectors");
+    for (case, messages) in [("shipped/100B/clean", &synthetic), ("shipped/chat", &chat)] {
+        let average = messages.iter().map(String::len).sum::<usize>() / messages.len().max(1);
+        group.throughput(Throughput::Bytes(average as u64));
+        for (label, sources) in [("off", &without), ("on", &sources)] {
+            let engine = Engine::build(sources).expect("the shipped dictionaries compile");
+            group.bench_with_input(BenchmarkId::new(case, label), messages, |b, messages| {
+                let mut next = 0;
+                b.iter(|| {
+                    next = (next + 1) % messages.len();
+                    black_box(engine.check_text(black_box(&messages[next])))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, automaton, verdict, fold, chat, detectors);
 criterion_main!(benches);

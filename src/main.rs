@@ -74,6 +74,15 @@ enum Command {
         /// phonetic positives generated from `--dictionaries`.
         #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/phonetic")]
         phonetic: PathBuf,
+        /// The contact set: `DIR/cases/*.tsv`, phone numbers, WeChat and QQ
+        /// IDs, links and addresses (and ordinary text full of numbers),
+        /// measured with the detectors `--dictionaries` lists.
+        #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/contact")]
+        contact: PathBuf,
+        /// A second contact set from other sources, kept out of the
+        /// detectors' development: the unbiased figure.
+        #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/contact-heldout")]
+        contact_heldout: PathBuf,
         /// Also list every missed positive and flagged negative.
         #[arg(long)]
         verbose: bool,
@@ -107,7 +116,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Eval { dictionaries, negatives, seed, thirdparty, phonetic, verbose } => {
+        Command::Eval {
+            dictionaries,
+            negatives,
+            seed,
+            thirdparty,
+            phonetic,
+            contact,
+            contact_heldout,
+            verbose,
+        } => {
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
                 Err(errors) => return report(&errors),
@@ -121,14 +139,14 @@ fn main() -> ExitCode {
             };
             let positives = wordgate::eval::positives(&engine, seed);
             let generated = wordgate::eval::evaluate(&engine, &positives, &negatives);
-            let (engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
+            let (thirdparty_engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
                 Ok(loaded) => loaded,
                 Err(err) => {
                     eprintln!("wordgate: the third-party set does not load: {err}");
                     return ExitCode::from(2);
                 }
             };
-            let sourced = wordgate::eval::evaluate_sourced(&engine, &cases);
+            let sourced = wordgate::eval::evaluate_sourced(&thirdparty_engine, &cases);
             let phonetic_report = {
                 let (sources, errors) = dictionary_dir::load(&dictionaries);
                 if !errors.is_empty() {
@@ -146,6 +164,17 @@ fn main() -> ExitCode {
                     }
                 }
             };
+            let mut contact_reports = Vec::new();
+            for dir in [&contact, &contact_heldout] {
+                match wordgate::eval::contact::load(dir) {
+                    Ok(cases) => contact_reports
+                        .push((dir.as_path(), wordgate::eval::contact::evaluate(&engine, &cases))),
+                    Err(err) => {
+                        eprintln!("wordgate: the contact set does not load: {err}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let printed = print_evaluation(
@@ -153,6 +182,7 @@ fn main() -> ExitCode {
                 (&dictionaries, positives.len(), negatives.len(), &generated),
                 (&thirdparty, &sourced),
                 (&phonetic, &phonetic_report),
+                &contact_reports,
                 verbose,
             );
             match printed.and_then(|()| out.flush()) {
@@ -340,6 +370,7 @@ fn print_evaluation(
     (dictionaries, positives, negatives, report): (&std::path::Path, usize, usize, &wordgate::eval::Report),
     (thirdparty, sourced): (&std::path::Path, &wordgate::eval::SourcedReport),
     (phonetic_dir, phonetic): (&std::path::Path, &wordgate::eval::phonetic::PhoneticReport),
+    contact: &[(&std::path::Path, wordgate::eval::contact::ContactReport)],
     verbose: bool,
 ) -> io::Result<()> {
     writeln!(
@@ -387,6 +418,22 @@ fn print_evaluation(
         }
         for (line, hits) in &phonetic.flagged {
             writeln!(out, "flagged\t{}\t{line}", hits.join(","))?;
+        }
+    }
+    for (index, (contact_dir, contact)) in contact.iter().enumerate() {
+        writeln!(out)?;
+        let which = if index == 0 { "Contact detectors" } else { "Contact detectors, held-out set" };
+        writeln!(
+            out,
+            "{which} (the detectors {} lists; cases from other projects' tests, datasets and issues, {}):",
+            dictionaries.display(),
+            contact_dir.display(),
+        )?;
+        write!(out, "{contact}")?;
+        if verbose {
+            for (what, detector, text) in &contact.listed {
+                writeln!(out, "{what}\t{detector}\t{text}")?;
+            }
         }
     }
     Ok(())

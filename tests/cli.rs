@@ -202,6 +202,8 @@ fn eval_prints_both_sets_and_tolerates_a_closed_pipe() {
         &format!("{root}/tests/data/eval/thirdparty"),
         "--phonetic",
         &format!("{root}/tests/data/eval/phonetic"),
+        "--contact",
+        &format!("{root}/tests/data/eval/contact"),
     ];
     let output = wordgate(&args, b"");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -211,6 +213,8 @@ fn eval_prints_both_sets_and_tolerates_a_closed_pipe() {
     let phonetic = text.find("Phonetic steps (").expect("the phonetic steps");
     assert!(generated < third && third < phonetic && text.contains("all: recall "), "{text}");
     assert!(text.contains("negatives: ") && text.contains("with all three steps on"), "{text}");
+    let contact = text.find("Contact detectors (").expect("the contact detectors");
+    assert!(phonetic < contact && text.contains("detectors: recall "), "{text}");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_wordgate"))
         .args(args)

@@ -469,6 +469,90 @@ p!(split_typed_radical, "别才妾盘", "别***");
 p!(split_component_beyond_the_bmp, "𡰯刂单吗", "***吗");
 p!(split_tone_marks_and_both, "shuā单", "*****");
 
+/// The shipped contact list: every detector, `@action mask` so a test
+/// sees exactly what is covered.
+fn contact_engine() -> Engine {
+    let text = "@action mask\ndetect:phone\ndetect:wechat\ndetect:qq\ndetect:url\ndetect:email\n";
+    match Engine::build(&[DictionarySource::new("contact.txt", text.to_string())]) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("contact fixture does not compile: {errors:?}"),
+    }
+}
+
+macro_rules! d {
+    ($name:ident, $input:expr, $delivered:expr, $entry:expr) => {
+        #[test]
+        fn $name() {
+            let verdict = contact_engine().check_text($input);
+            assert_eq!(verdict.text, $delivered, "input {:?}, hits {:?}", $input, verdict.hits);
+            let entries: Vec<&str> = verdict.hits.iter().map(|hit| hit.entry.as_str()).collect();
+            let expected: &[&str] = $entry;
+            assert_eq!(entries, expected, "input {:?}", $input);
+        }
+    };
+}
+
+// Phone numbers in the spellings spammers use; the cue word stays.
+d!(phone_plain, "电话13812345678", "电话***********", &["detect:phone"]);
+d!(phone_spaced, "打 138 1234 5678 吧", "打 ************* 吧", &["detect:phone"]);
+d!(phone_plus86, "+86 138-1234-5678", "*****************", &["detect:phone"]);
+d!(phone_circled, "①③⑧①②③④⑤⑥⑦⑧", "***********", &["detect:phone"]);
+d!(phone_chinese_numerals, "幺三八一二三四五六七八", "***********", &["detect:phone"]);
+d!(phone_financial_numerals, "壹叁捌壹贰叁肆伍陆柒捌", "***********", &["detect:phone"]);
+d!(phone_full_width, "１３８１２３４５６７８", "***********", &["detect:phone"]);
+d!(phone_landline, "(010) 6217 9665", "***************", &["detect:phone"]);
+d!(
+    phone_in_a_list,
+    "010-63779779,13911218526。",
+    "************,***********。",
+    &["detect:phone", "detect:phone"]
+);
+// QQ and WeChat need their cue; the ID after it is masked.
+d!(qq_chinese_numerals, "扣扣 一二三四五六七八九", "扣扣 *********", &["detect:qq"]);
+d!(qq_glued, "qq332146823", "qq*********", &["detect:qq"]);
+d!(
+    qq_later_in_the_clause,
+    "能加一下您QQ么，我的是345865759",
+    "能加一下您QQ么，我的是*********",
+    &["detect:qq"]
+);
+d!(wechat_id, "加我微信 abc12345", "加我微信 ********", &["detect:wechat"]);
+d!(wechat_emoji_cue, "V❤: xyz_888", "V❤: *******", &["detect:wechat"]);
+d!(wechat_elsewhere, "wx号见头像", "wx号***", &["detect:wechat"]);
+d!(wechat_phone_is_both, "微信13631252376", "微信***********", &["detect:phone", "detect:wechat"]);
+// Links and addresses, dots spelt out.
+d!(url_spelt_dots, "看 www点example点com 吧", "看 *************** 吧", &["detect:url"]);
+d!(url_ideographic_full_stop, "上example。com看看", "上***********看看", &["detect:url"]);
+d!(url_scheme, "go to https://t.cn/abc now", "go to **************** now", &["detect:url"]);
+d!(email_plain, "mail me: bob.smith@example.com.", "mail me: *********************.", &["detect:email"]);
+d!(email_bracketed_at, "foo[at]bar.com", "**************", &["detect:email"]);
+// What must not hit: prices, dates, times, years, order numbers, versions,
+// abbreviations, a cue without an ID.
+d!(clean_price_and_time, "2024年1月5日 13:45 价格 ¥1380.00", "2024年1月5日 13:45 价格 ¥1380.00", &[]);
+d!(clean_order_number, "订单号 20240105123456 已发货", "订单号 20240105123456 已发货", &[]);
+d!(clean_date_and_time, "07/06/2000 14:57", "07/06/2000 14:57", &[]);
+d!(clean_dots, "e.g. the U.S. file.txt 3.14 node.js", "e.g. the U.S. file.txt 3.14 node.js", &[]);
+d!(clean_wechat_pay, "用微信支付100元", "用微信支付100元", &[]);
+d!(clean_digits_without_cue, "我有123456789个", "我有123456789个", &[]);
+d!(clean_mention, "@everyone hi", "@everyone hi", &[]);
+
+#[test]
+fn detectors_are_named_exactly() {
+    let errors = match Engine::build(&[DictionarySource::new(
+        "c.txt",
+        "@action discard\ndetect:phone\ndetect:phnoe\n".to_string(),
+    )]) {
+        Ok(_) => panic!("an unknown detector compiles"),
+        Err(errors) => errors,
+    };
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let shown = errors[0].to_string();
+    assert!(shown.starts_with("c.txt:3: unknown detector `detect:phnoe`"), "{shown}");
+    assert!(shown.contains("detect:phone, detect:wechat, detect:qq, detect:url, detect:email"), "{shown}");
+    let allow = Engine::build(&[DictionarySource::new("ok.txt", "@action allow\ndetect:url\n".to_string())]);
+    assert!(matches!(allow, Err(errors) if errors[0].to_string().starts_with("ok.txt:2:")));
+}
+
 /// `wordgate check` and the audit name the entry a respelling matched.
 #[test]
 fn phonetic_hits_name_the_entry() {

@@ -129,3 +129,29 @@ fn phonetic_steps_meet_their_goals() {
     );
     assert!(report.sourced_recall() >= PHONETIC_THIRD_PARTY_RECALL, "third-party recall fell:\n{report}");
 }
+
+#[test]
+fn contact_detectors_meet_their_goals() {
+    let engine = dictionary_dir::build(std::path::Path::new(&format!("{ROOT}/dictionaries")))
+        .expect("shipped dictionaries");
+    for (set, recall) in [("contact", 0.95), ("contact-heldout", 0.95)] {
+        let cases = eval::contact::load(std::path::Path::new(&format!("{ROOT}/tests/data/eval/{set}")))
+            .expect("loads");
+        assert_every_case_is_sourced(&cases);
+        let positives = cases.iter().filter(|case| case.expect_hit).count();
+        assert!(
+            positives >= 100 && cases.len() - positives >= 200,
+            "{set}: {positives} positives of {}",
+            cases.len()
+        );
+        let report = eval::contact::evaluate(&engine, &cases);
+        for detector in wordgate::engine::Detector::ALL {
+            assert!(
+                report.positives.iter().any(|row| row.word == format!("detect:{}", detector.name())),
+                "{set} has no case for {detector:?}"
+            );
+        }
+        assert!(report.recall(None) >= recall, "{set}: detector recall below {recall}:\n{report}");
+        assert!(report.false_positive_rate() <= 0.005, "{set}: false positives above 0.5%:\n{report}");
+    }
+}

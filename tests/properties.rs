@@ -101,3 +101,27 @@ proptest! {
         prop_assert!(with.hits.len() <= without.hits.len());
     }
 }
+
+/// Characters contact details are made of, and the noise around them.
+fn contact_char() -> impl Strategy<Value = char> {
+    prop::sample::select(vec![
+        '1', '3', '8', '0', '6', '①', '一', '八', '幺', '壹', '１', 'q', 'Q', 'v', 'x', 'w', '微', '信',
+        '扣', '@', '＠', '.', '点', '。', '·', '[', ']', '(', ')', '/', ':', '：', '-', ' ', '\u{3000}',
+        '\u{FE0F}', '\u{20E3}', 'a', 'c', 'o', 'm', 'n', '号', '群', '😀',
+    ])
+}
+
+proptest! {
+    /// The detectors never panic, and every span they report is a
+    /// non-empty slice of the text on character boundaries.
+    #[test]
+    fn detector_spans_are_slices(chars in prop::collection::vec(contact_char(), 0..40)) {
+        let text: String = chars.into_iter().collect();
+        let mut spans = Vec::new();
+        wordgate::engine::detect::find_all(&text, &wordgate::engine::Detector::ALL, |_, start, end| spans.push((start, end)));
+        for (start, end) in spans {
+            prop_assert!(start < end && end <= text.len(), "{start}..{end} of {text:?}");
+            prop_assert!(text.is_char_boundary(start) && text.is_char_boundary(end), "{start}..{end} of {text:?}");
+        }
+    }
+}

@@ -149,6 +149,8 @@ pub enum Pattern {
     },
     /// A `re:` rule.
     Regex(String),
+    /// A `detect:` entry: a built-in detector of contact details.
+    Detector(super::detect::Detector),
 }
 
 /// A problem in a dictionary file, with where it is.
@@ -327,6 +329,30 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
     }
 
     for (line, content) in raw_entries {
+        if let Some(name) = content.strip_prefix("detect:") {
+            let Some(detector) = super::detect::Detector::from_name(name.trim()) else {
+                let known: Vec<String> =
+                    super::detect::Detector::ALL.iter().map(|d| format!("detect:{}", d.name())).collect();
+                errors.push(DictionaryError::new(
+                    path,
+                    line,
+                    format!("unknown detector `{content}`; the detectors are {}", known.join(", ")),
+                ));
+                continue;
+            };
+            if category.action == Action::Allow {
+                errors.push(DictionaryError::new(
+                    path,
+                    line,
+                    format!(
+                        "`{content}` only works in a blocking list; an allow list excuses what it writes"
+                    ),
+                ));
+                continue;
+            }
+            entries.push(Entry { line, written: content.to_string(), pattern: Pattern::Detector(detector) });
+            continue;
+        }
         if let Some(regex) = content.strip_prefix("re:") {
             if regex.is_empty() {
                 errors.push(DictionaryError::new(path, line, "empty regular expression after re:"));

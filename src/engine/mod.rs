@@ -18,6 +18,7 @@
 //! [`crate::tencent`]'s business.
 
 pub mod chars;
+pub mod detect;
 pub mod dictionary;
 pub mod fold;
 pub mod literal;
@@ -31,6 +32,7 @@ pub mod verdict;
 
 use std::ops::Range;
 
+pub use detect::Detector;
 pub use dictionary::{Action, Boundary, Category, DictionaryError, DictionarySource};
 pub use verdict::{Decision, Hit, TextVerdict};
 
@@ -134,6 +136,9 @@ struct MatcherSet {
     phonetic: PhoneticIndex,
     rules: Option<RuleSet>,
     rule_owners: Vec<Owner>,
+    /// The `detect:` entries and the detectors they name (deduplicated).
+    detectors: Vec<(Detector, Owner)>,
+    detector_kinds: Vec<Detector>,
 }
 
 /// One automaton and who owns each of its patterns.
@@ -197,7 +202,9 @@ impl Engine {
                 // do allow lists: `45s` (the records) excuses `45s`, not
                 // every `ass` it would read as.
                 let steps = match entry.pattern {
-                    Pattern::Regex(_) => parsed.category.steps.with(Steps::LEET, false),
+                    Pattern::Regex(_) | Pattern::Detector(_) => {
+                        parsed.category.steps.with(Steps::LEET, false)
+                    }
                     Pattern::Literal { .. } if allow => parsed.category.steps.with(Steps::LEET, false),
                     Pattern::Literal { .. } => parsed.category.steps,
                 };
@@ -237,13 +244,23 @@ impl Engine {
         }
         let sets = || profiles.iter().flat_map(|p| [&p.block, &p.allow]);
         let regexes: usize = sets().map(|set| set.rule_owners.len()).sum();
+        let detectors: usize = sets().map(|set| set.detectors.len()).sum();
         let stats = EngineStats {
             categories: categories.len(),
-            literals: entries.len() - regexes,
+            literals: entries.len() - regexes - detectors,
             regexes,
             patterns: sets().map(MatcherSet::pattern_count).sum(),
             automaton_bytes: sets().map(MatcherSet::memory_usage).sum(),
         };
+        if detectors > 0 {
+            if let Err(reason) = detect::prepare() {
+                return Err(vec![DictionaryError::new(
+                    categories.first().map_or("dictionaries", |c| c.path.as_str()),
+                    0,
+                    reason,
+                )]);
+            }
+        }
         // Homophone hits are checked against the words a segmenter finds.
         let segmenting = categories.iter().any(|c| c.boundary == Boundary::Segment);
         if segmenting || categories.iter().any(|c| c.steps.contains(Steps::HOMOPHONES)) {
@@ -267,7 +284,7 @@ impl Engine {
         self.entries
             .iter()
             .zip(&self.entry_categories)
-            .filter(|(entry, _)| !entry.starts_with("re:"))
+            .filter(|(entry, _)| !entry.starts_with("re:") && !entry.starts_with("detect:"))
             .map(|(entry, &category)| (self.category(category), entry.as_str()))
     }
 
@@ -344,6 +361,7 @@ impl Engine {
                 index <= first_new
                     || self.category(hit.category).boundary != Boundary::Segment
                     || self.entry(hit.entry).starts_with("re:")
+                    || self.entry(hit.entry).starts_with("detect:")
                     || !segment::straddles_words(text, hit.span.start, hit.span.end, self.entry(hit.entry))
             });
         }
@@ -455,6 +473,16 @@ impl Scratch {
                 hit(start, end, set.rule_owners[rule]);
             });
         }
+        if !set.detectors.is_empty() {
+            // Detectors read the text as written (see detect.rs: a folding
+            // squeezes `xyz_888` to `xyz_8` and `一一` to `一`), so they
+            // cost no folding and their spans need no map.
+            detect::find_all(text, &set.detector_kinds, |detector, start, end| {
+                for &(_, owner) in set.detectors.iter().filter(|(d, _)| *d == detector) {
+                    hit(start, end, owner);
+                }
+            });
+        }
     }
 
     /// The index of the view that literals (or, with `rules`, regexes) of a
@@ -554,6 +582,12 @@ impl MatcherSet {
             match entry.pattern {
                 Pattern::Literal { folded, word: true, runs } => words.push((folded, owner, runs)),
                 Pattern::Literal { folded, word: false, runs } => anywhere.push((folded, owner, runs)),
+                Pattern::Detector(detector) => {
+                    set.detectors.push((detector, owner));
+                    if !set.detector_kinds.contains(&detector) {
+                        set.detector_kinds.push(detector);
+                    }
+                }
                 Pattern::Regex(pattern) => {
                     let path = &categories[owner.category as usize].path;
                     match rules::check(&pattern, REGEX_SIZE_LIMIT) {

@@ -1,0 +1,62 @@
+//! Moderates the `detectors` bench's clean messages `N` times through
+//! `Engine::check_text` with the shipped dictionaries, with `contact.txt`
+//! (`on`) or without it (`off`), for exact instruction counts; a message
+//! size of `chat` takes the real lines of the `chat` bench instead:
+//!
+//! ```sh
+//! cargo build --release --example detect_cost
+//! valgrind --tool=callgrind --toggle-collect='wordgate::engine::Engine::check_text' \
+//!   --callgrind-out-file=cg.out target/release/examples/detect_cost on 100 256
+//! grep ^totals: cg.out    # ÷ 256 = instructions per message
+//! ```
+
+use std::hint::black_box;
+
+use wordgate::synthetic::{self, Rng};
+use wordgate::{DictionarySource, Engine};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let on = args.get(1).is_some_and(|arg| arg == "on");
+    let chat = args.get(2).is_some_and(|arg| arg == "chat");
+    let bytes: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
+    let count: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(256);
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (sources, errors) =
+        wordgate::dictionary_dir::load(std::path::Path::new(&format!("{root}/dictionaries")));
+    if !errors.is_empty() {
+        eprintln!("the shipped dictionaries do not load: {errors:?}");
+        std::process::exit(1);
+    }
+    let sources: Vec<DictionarySource> =
+        sources.into_iter().filter(|source| on || !source.path.ends_with("contact.txt")).collect();
+    let Ok(engine) = Engine::build(&sources) else {
+        eprintln!("the shipped dictionaries do not compile");
+        std::process::exit(1);
+    };
+    let mut rng = Rng::new(7);
+    let messages: Vec<String> = if chat {
+        let mut lines = Vec::new();
+        for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
+            let text = std::fs::read_to_string(format!("{root}/tests/data/eval/phonetic/cases/{file}"))
+                .unwrap_or_default();
+            lines.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .filter_map(|l| l.split('\t').nth(4))
+                    .map(String::from),
+            );
+        }
+        let negatives =
+            std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).unwrap_or_default();
+        lines.extend(wordgate::eval::negatives(&negatives));
+        lines
+    } else {
+        (0..256).map(|_| synthetic::message(&mut rng, bytes, None)).collect()
+    };
+    let mut hits = 0;
+    for i in 0..count {
+        hits += black_box(engine.check_text(black_box(&messages[i % messages.len()]))).hits.len();
+    }
+    println!("{hits} hits");
+}
