@@ -500,6 +500,11 @@ d!(phone_circled, "①③⑧①②③④⑤⑥⑦⑧", "***********", &["detect:
 d!(phone_chinese_numerals, "幺三八一二三四五六七八", "***********", &["detect:phone"]);
 d!(phone_financial_numerals, "壹叁捌壹贰叁肆伍陆柒捌", "***********", &["detect:phone"]);
 d!(phone_full_width, "１３８１２３４５６７８", "***********", &["detect:phone"]);
+d!(phone_keycaps, "1️⃣3️⃣8️⃣1️⃣2️⃣3️⃣4️⃣5️⃣6️⃣7️⃣8️⃣", "*********************************", &["detect:phone"]);
+d!(phone_parenthesised, "⑴⑶⑻⑴⑵⑶⑷⑸⑹⑺⑻", "***********", &["detect:phone"]);
+d!(qq_cue_with_emoji, "企鹅号：😀 12345678", "企鹅号：😀 ********", &["detect:qq"]);
+d!(url_bracketed_dot, "example[.]com", "*************", &["detect:url"]);
+d!(clean_short_qq, "QQ:1234", "QQ:1234", &[]);
 d!(phone_landline, "(010) 6217 9665", "***************", &["detect:phone"]);
 d!(
     phone_in_a_list,

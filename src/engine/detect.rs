@@ -37,7 +37,7 @@
 //!
 //! Cost: one automaton pass over the text for the marks the detectors
 //! need (a numeral, the first characters of a cue, an `@`, a dot), then
-//! only the patterns whose marks are there: 23% of the verdict's
+//! only the patterns whose marks are there: 24% of the verdict's
 //! instructions on a clean 100-byte message that has numbers in it (the
 //! `detectors` bench, `examples/detect_cost.rs`).
 
