@@ -1,7 +1,9 @@
 //! Moderates the `detectors` bench's clean messages `N` times through
 //! `Engine::check_text` with the shipped dictionaries, with `contact.txt`
 //! (`on`) or without it (`off`), for exact instruction counts; a message
-//! size of `chat` takes the real lines of the `chat` bench instead:
+//! size of `chat` takes the real lines of the `chat` bench instead, and
+//! `chat-clean` those of them without a numeral, a cue's first character,
+//! a dot or an `@` (the text the detectors should cost nothing on):
 //!
 //! ```sh
 //! cargo build --release --example detect_cost
@@ -18,7 +20,8 @@ use wordgate::{DictionarySource, Engine};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let on = args.get(1).is_some_and(|arg| arg == "on");
-    let chat = args.get(2).is_some_and(|arg| arg == "chat");
+    let chat = args.get(2).is_some_and(|arg| arg.starts_with("chat"));
+    let clean_only = args.get(2).is_some_and(|arg| arg == "chat-clean");
     let bytes: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
     let count: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(256);
     let root = env!("CARGO_MANIFEST_DIR");
@@ -50,6 +53,14 @@ fn main() {
         let negatives =
             std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).unwrap_or_default();
         lines.extend(wordgate::eval::negatives(&negatives));
+        if clean_only {
+            let marks =
+                ['@', '.', '。', '点', '微', '威', '薇', '扣', '企', '加', 'q', 'Q', 'v', 'V', 'w', 'W'];
+            lines.retain(|line| {
+                !line.chars().any(|c| wordgate::engine::detect::digit_value(c).is_some())
+                    && !line.contains(marks)
+            });
+        }
         lines
     } else {
         (0..256).map(|_| synthetic::message(&mut rng, bytes, None)).collect()
