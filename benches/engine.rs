@@ -163,24 +163,9 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-/// Real chat and prose lines: the ordinary text of the evaluation sets
-/// (phonetic negatives, Chinese and English, and `negatives.txt`).
+/// Real chat and prose lines: the ordinary text of the evaluation sets.
 fn chat_lines(root: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
-        let path = format!("{root}/tests/data/eval/phonetic/cases/{file}");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
-        lines.extend(
-            text.lines()
-                .filter(|l| !l.starts_with('#'))
-                .filter_map(|l| l.split('\t').nth(4))
-                .map(String::from),
-        );
-    }
-    let negatives =
-        std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).expect("negatives");
-    lines.extend(wordgate::eval::negatives(&negatives));
-    lines
+    wordgate::eval::ordinary_lines(std::path::Path::new(root)).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// The phonetic steps on real text: the shipped dictionaries with and

@@ -39,20 +39,10 @@ fn main() {
     };
     let mut rng = Rng::new(7);
     let messages: Vec<String> = if chat {
-        let mut lines = Vec::new();
-        for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
-            let text = std::fs::read_to_string(format!("{root}/tests/data/eval/phonetic/cases/{file}"))
-                .unwrap_or_default();
-            lines.extend(
-                text.lines()
-                    .filter(|l| !l.starts_with('#'))
-                    .filter_map(|l| l.split('\t').nth(4))
-                    .map(String::from),
-            );
-        }
-        let negatives =
-            std::fs::read_to_string(format!("{root}/tests/data/eval/negatives.txt")).unwrap_or_default();
-        lines.extend(wordgate::eval::negatives(&negatives));
+        let Ok(mut lines) = wordgate::eval::ordinary_lines(std::path::Path::new(root)) else {
+            eprintln!("the evaluation's ordinary lines do not load");
+            std::process::exit(1);
+        };
         if clean_only {
             let marks =
                 ['@', '.', '。', '点', '微', '威', '薇', '扣', '企', '加', 'q', 'Q', 'v', 'V', 'w', 'W'];

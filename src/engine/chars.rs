@@ -94,6 +94,33 @@ pub fn is_clause_break(ch: char) -> bool {
     matches!(ch, '，' | '。' | '！' | '？' | '；' | '：' | '、' | '｡' | '､')
 }
 
+/// The digit a numeral form stands for: circled, parenthesised, full-stop
+/// and dingbat digits (`①`, `⑴`, `⒈`, `❶`, `➀`), and Chinese numerals,
+/// plain and financial (`一`, `壹`). The one table the `numbers` fold step
+/// and the contact detectors share; each adds the forms only it reads
+/// (`两` for the step, `幺` and ASCII digits for the detectors).
+pub fn numeral_digit(ch: char) -> Option<u8> {
+    let value = match ch {
+        '①'..='⑨' => ch as u32 - '①' as u32 + 1,
+        '⑴'..='⑼' => ch as u32 - '⑴' as u32 + 1,
+        '⒈'..='⒐' => ch as u32 - '⒈' as u32 + 1,
+        '➀'..='➈' => ch as u32 - '➀' as u32 + 1,
+        '❶'..='❾' => ch as u32 - '❶' as u32 + 1,
+        '⓪' | '〇' | '零' => 0,
+        '一' | '壹' => 1,
+        '二' | '贰' | '貳' => 2,
+        '三' | '叁' | '參' => 3,
+        '四' | '肆' => 4,
+        '五' | '伍' => 5,
+        '六' | '陆' | '陸' => 6,
+        '七' | '柒' => 7,
+        '八' | '捌' => 8,
+        '九' | '玖' => 9,
+        _ => return None,
+    };
+    u8::try_from(value).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,8 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
+use super::chars::numeral_digit;
+
 /// At most this many spaces or symbols between two digits of one number.
 pub const MAX_DIGIT_GAP: usize = 3;
 
@@ -106,51 +108,21 @@ impl Detector {
     }
 }
 
-/// The digit a numeral character stands for.
+/// The digit a numeral character stands for: ASCII and full-width digits,
+/// `幺` (1, as phone numbers are read aloud), the negative circled digits
+/// `➊`–`➒`, and the numeral forms of [`numeral_digit`].
 pub fn digit_value(ch: char) -> Option<u8> {
     // Most characters of chat are below the first numeral form (U+2460),
     // digits aside.
     if (ch as u32) < 0x2460 {
         return ch.is_ascii_digit().then(|| ch as u8 - b'0');
     }
-    // Chinese text: a handful of its ideographs are numerals.
-    if ('\u{4E00}'..='\u{9FFF}').contains(&ch) {
-        return match ch {
-            '零' => Some(0),
-            '一' | '幺' | '壹' => Some(1),
-            '二' | '贰' | '貳' => Some(2),
-            '三' | '叁' | '參' => Some(3),
-            '四' | '肆' => Some(4),
-            '五' | '伍' => Some(5),
-            '六' | '陆' | '陸' => Some(6),
-            '七' | '柒' => Some(7),
-            '八' | '捌' => Some(8),
-            '九' | '玖' => Some(9),
-            _ => None,
-        };
+    match ch {
+        '０'..='９' => u8::try_from(ch as u32 - '０' as u32).ok(),
+        '➊'..='➒' => u8::try_from(ch as u32 - '➊' as u32 + 1).ok(),
+        '幺' => Some(1),
+        _ => numeral_digit(ch),
     }
-    let value = match ch {
-        '0'..='9' => ch as u32 - '0' as u32,
-        '０'..='９' => ch as u32 - '０' as u32,
-        '⓪' | '〇' | '零' => 0,
-        '①'..='⑨' => ch as u32 - '①' as u32 + 1,
-        '⑴'..='⑼' => ch as u32 - '⑴' as u32 + 1,
-        '⒈'..='⒐' => ch as u32 - '⒈' as u32 + 1,
-        '❶'..='❾' => ch as u32 - '❶' as u32 + 1,
-        '➀'..='➈' => ch as u32 - '➀' as u32 + 1,
-        '➊'..='➒' => ch as u32 - '➊' as u32 + 1,
-        '一' | '幺' | '壹' => 1,
-        '二' | '贰' | '貳' => 2,
-        '三' | '叁' | '參' => 3,
-        '四' | '肆' => 4,
-        '五' | '伍' => 5,
-        '六' | '陆' | '陸' => 6,
-        '七' | '柒' => 7,
-        '八' | '捌' => 8,
-        '九' | '玖' => 9,
-        _ => return None,
-    };
-    u8::try_from(value).ok()
 }
 
 /// The compiled patterns, shared by every engine (they do not depend on

@@ -339,27 +339,10 @@ fn confusable(ch: char) -> Option<char> {
     }
 }
 
-/// Circled, parenthesised and Chinese numerals.
+/// Circled, parenthesised and Chinese numerals (and `两`, a count's 2).
 pub fn number(ch: char) -> Option<char> {
-    let digit = match ch {
-        '①'..='⑨' => ch as u32 - '①' as u32 + 1,
-        '⑴'..='⑼' => ch as u32 - '⑴' as u32 + 1,
-        '⒈'..='⒐' => ch as u32 - '⒈' as u32 + 1,
-        '➀'..='➈' => ch as u32 - '➀' as u32 + 1,
-        '❶'..='❾' => ch as u32 - '❶' as u32 + 1,
-        '⓪' | '〇' | '零' => 0,
-        '一' | '壹' => 1,
-        '二' | '贰' | '貳' | '两' => 2,
-        '三' | '叁' | '參' => 3,
-        '四' | '肆' => 4,
-        '五' | '伍' => 5,
-        '六' | '陆' | '陸' => 6,
-        '七' | '柒' => 7,
-        '八' | '捌' => 8,
-        '九' | '玖' => 9,
-        _ => return None,
-    };
-    char::from_digit(digit, 10)
+    let digit = if ch == '两' { 2 } else { super::chars::numeral_digit(ch)? };
+    char::from_digit(u32::from(digit), 10)
 }
 
 /// Digits and symbols that stand for letters when they sit next to a letter:

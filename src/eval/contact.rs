@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::{ratio, sourced_cases, SourcedCase};
+use super::{ratio, SourcedCase};
 use crate::engine::{Detector, Engine};
 
 /// One row: a detector (or `-` for negatives) and a technique.
@@ -60,20 +60,7 @@ impl ContactReport {
 
 /// Reads `dir/cases/*.tsv`.
 pub fn load(dir: &Path) -> Result<Vec<SourcedCase>, String> {
-    let cases_dir = dir.join("cases");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&cases_dir)
-        .map_err(|err| format!("cannot read {}: {err}", cases_dir.display()))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "tsv"))
-        .collect();
-    files.sort();
-    let mut cases = Vec::new();
-    for path in files {
-        let text =
-            std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-        cases.extend(sourced_cases(&path.display().to_string(), &text)?);
-    }
-    Ok(cases)
+    super::load_cases(dir)
 }
 
 /// Runs the cases through `engine` (dictionaries that list the detectors).

@@ -538,6 +538,31 @@ impl fmt::Display for SourcedReport {
 pub fn load_sourced(dir: &std::path::Path) -> Result<(Engine, Vec<SourcedCase>), String> {
     let engine = crate::dictionary_dir::build(&dir.join("dictionaries"))
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    Ok((engine, load_cases(dir)?))
+}
+
+/// The evaluation's ordinary chat and prose lines under `root` (the
+/// project directory): the phonetic set's Chinese and English negatives
+/// and `tests/data/eval/negatives.txt`. The `chat` and `detectors` benches
+/// and `examples/detect_cost.rs` time the engine on them.
+pub fn ordinary_lines(root: &std::path::Path) -> Result<Vec<String>, String> {
+    let eval = root.join("tests/data/eval");
+    let mut lines: Vec<String> = Vec::new();
+    for file in ["negatives-zh.tsv", "negatives-en.tsv"] {
+        let path = eval.join("phonetic/cases").join(file);
+        let text =
+            std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        lines.extend(sourced_cases(file, &text)?.into_iter().map(|case| case.text));
+    }
+    let path = eval.join("negatives.txt");
+    let text =
+        std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    lines.extend(negatives(&text));
+    Ok(lines)
+}
+
+/// The cases of `dir/cases/*.tsv`, files in name order.
+pub fn load_cases(dir: &std::path::Path) -> Result<Vec<SourcedCase>, String> {
     let cases_dir = dir.join("cases");
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&cases_dir)
         .map_err(|err| format!("cannot read {}: {err}", cases_dir.display()))?
@@ -551,7 +576,7 @@ pub fn load_sourced(dir: &std::path::Path) -> Result<(Engine, Vec<SourcedCase>),
             std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
         cases.extend(sourced_cases(&path.display().to_string(), &text)?);
     }
-    Ok((engine, cases))
+    Ok(cases)
 }
 
 pub mod contact;

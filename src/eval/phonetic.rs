@@ -257,24 +257,10 @@ pub fn evaluate(
     for case in positives(&default, seed) {
         let engine = engines.iter().find(|(step, _)| *step == case.step).map_or(&all_on, |(_, e)| e);
         let caught = engine.check_text(&case.text).hits.iter().any(|hit| hit.entry == case.entry);
-        let row = match report
-            .generated
-            .iter()
-            .position(|r| r.step == case.step && r.technique == case.technique)
-        {
-            Some(index) => index,
-            None => {
-                report.generated.push(Row {
-                    step: case.step,
-                    technique: case.technique.to_string(),
-                    ..Row::default()
-                });
-                report.generated.len() - 1
-            }
-        };
-        report.generated[row].cases += 1;
+        let row = row_for(&mut report.generated, case.step, case.technique);
+        row.cases += 1;
         if caught {
-            report.generated[row].caught += 1;
+            row.caught += 1;
         } else {
             report.missed.push(case);
         }
@@ -282,20 +268,10 @@ pub fn evaluate(
     let (sourced_engine, sourced_cases) = (&sourced.engine, &sourced.cases);
     for case in sourced_cases.iter().filter(|case| case.expect_hit) {
         let caught = !sourced_engine.check_text(&case.text).hits.is_empty();
-        let row = match report.sourced.iter().position(|r| r.technique == case.technique) {
-            Some(index) => index,
-            None => {
-                report.sourced.push(Row {
-                    step: "third-party",
-                    technique: case.technique.clone(),
-                    ..Row::default()
-                });
-                report.sourced.len() - 1
-            }
-        };
-        report.sourced[row].cases += 1;
+        let row = row_for(&mut report.sourced, "third-party", &case.technique);
+        row.cases += 1;
         if caught {
-            report.sourced[row].caught += 1;
+            row.caught += 1;
         } else {
             report.missed.push(PhoneticCase {
                 step: "third-party",
@@ -331,6 +307,18 @@ pub fn evaluate(
         }
     }
     Ok(report)
+}
+
+/// The row of `rows` for `step` and `technique`, added if new.
+fn row_for<'r>(rows: &'r mut Vec<Row>, step: &'static str, technique: &str) -> &'r mut Row {
+    let index = match rows.iter().position(|r| r.step == step && r.technique == technique) {
+        Some(index) => index,
+        None => {
+            rows.push(Row { step, technique: technique.to_string(), ..Row::default() });
+            rows.len() - 1
+        }
+    };
+    &mut rows[index]
 }
 
 /// The third-party phonetic set: its dictionaries compiled as written and
