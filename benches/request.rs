@@ -32,6 +32,12 @@
 //! Requests/s with the audit on, relative to off, is the ratio of the two
 //! medians (BENCHMARKS.md).
 //!
+//! Group `scopes`, the group sample against five categories
+//! ([`synthetic::scope_bench_sources`]) without and with a `@scope` on
+//! each, interleaved in one run: `clean` is the sample as it is, `hits` the
+//! sample with a word of the mask list and one of the review list, so
+//! every hit is checked against its category's scope.
+//!
 //! Run: `cargo bench --bench request`. Timings are only comparable on the
 //! same machine (`-- --save-baseline main`, then `-- --baseline main`).
 
@@ -166,5 +172,35 @@ fn audit(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, request, audit);
+fn scopes(c: &mut Criterion) {
+    let build = |scoped| match Engine::build(&synthetic::scope_bench_sources(scoped)) {
+        Ok(engine) => engine,
+        Err(errors) => panic!("scope bench dictionaries: {errors:?}"),
+    };
+    let (unscoped, scoped) = (build(false), build(true));
+    assert!(scoped.is_scoped() && !unscoped.is_scoped());
+    let now = UNIX_EPOCH + Duration::from_secs(REQUEST_TIME);
+    let webhook = webhook(None);
+    let query = query("Group.CallbackBeforeSendMsg");
+    let hits = String::from_utf8_lossy(GROUP).replace("red packet", "damn 代购 red packet").into_bytes();
+    for engine in [&unscoped, &scoped] {
+        let reply = webhook.handle(engine, Some(&query), &hits, now, Instant::now());
+        let text = String::from_utf8_lossy(&reply.body);
+        assert!(text.contains("**** 代购 red packet"), "{text}");
+    }
+    let mut group = c.benchmark_group("scopes");
+    for (case, body) in [("clean", GROUP), ("hits", &hits[..])] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        for (name, engine) in [("unscoped", &unscoped), ("scoped", &scoped)] {
+            group.bench_function(format!("{case}/{name}"), |b| {
+                b.iter(|| {
+                    webhook.handle(engine, Some(black_box(&query)), black_box(body), now, Instant::now())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, request, audit, scopes);
 criterion_main!(benches);

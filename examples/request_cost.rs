@@ -42,6 +42,10 @@ fn main() {
         DictionarySource::new("blocked.txt", synthetic::dictionary_text(2, 100_000, "@action reject\n")),
         DictionarySource::new("rude.txt", "@action mask\ndamn\n"),
     ];
+    let sources = match case.strip_prefix("scopes_") {
+        Some(rest) => synthetic::scope_bench_sources(rest.ends_with("_scoped")),
+        None => sources.to_vec(),
+    };
     let Ok(engine) = Engine::build(&sources) else { panic!("synthetic dictionary") };
     let webhook = |token: Option<&str>| {
         let auth = Auth::new(vec![APP], token.map(str::to_string), Duration::from_secs(60));
@@ -62,6 +66,16 @@ fn main() {
         "oa_sample_masked" => (&plain, oa, with_text("damn red packet")),
         "oa_sample_rejected" => (&plain, oa, with_text(&format!("{rejected_word} red packet"))),
         "oa_after_send" => (&plain, query("OfficialAccount.CallbackAfterSendMsg"), OA_AFTER.to_vec()),
+        // The `scopes` bench group's cases: the group sample, clean or with
+        // a mask and a review hit, against `scope_bench_sources`.
+        "scopes_clean_unscoped" | "scopes_clean_scoped" => {
+            (&plain, query("Group.CallbackBeforeSendMsg"), GROUP.to_vec())
+        }
+        "scopes_hits_unscoped" | "scopes_hits_scoped" => (
+            &plain,
+            query("Group.CallbackBeforeSendMsg"),
+            String::from_utf8_lossy(GROUP).replace("red packet", "damn 代购 red packet").into_bytes(),
+        ),
         other => panic!("unknown case {other}"),
     };
     let now = UNIX_EPOCH + Duration::from_secs(REQUEST_TIME);

@@ -15,6 +15,11 @@
 #   AUDIT=off        file: also drive a third server, wordgate with the audit stream
 #                    to a file (audit = "file"), in the same rounds, and print its
 #                    ratio to wordgate without it
+#   CONSOLE=off      on: also drive wordgate while a console poller runs (the
+#                    "Now" and "Dictionaries" panels and a try, every 0.5 s: four
+#                    times what an open console asks), in the same rounds, and
+#                    print its ratio to wordgate without it. The server CPU per
+#                    request then includes the console's own work.
 #   WORDGATE_ADDR=127.0.0.1:18080  FLOOR_ADDR=127.0.0.1:18081
 #   AUDITED_ADDR=127.0.0.1:18082   (loopback only)
 #
@@ -43,6 +48,11 @@ WORDGATE_ADDR=${WORDGATE_ADDR:-127.0.0.1:18080}
 FLOOR_ADDR=${FLOOR_ADDR:-127.0.0.1:18081}
 AUDITED_ADDR=${AUDITED_ADDR:-127.0.0.1:18082}
 AUDIT=${AUDIT:-off}
+CONSOLE=${CONSOLE:-off}
+case "$CONSOLE" in
+  off | on) ;;
+  *) echo "load.sh: CONSOLE is off or on, not $CONSOLE" >&2; exit 2 ;;
+esac
 case "$AUDIT" in
   off | file) ;;
   *) echo "load.sh: AUDIT is off or file, not $AUDIT" >&2; exit 2 ;;
@@ -159,6 +169,18 @@ metric() { # addr name
   curl -s "http://$1/metrics" | awk -v name="$2" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
+# What an open console asks of the server, four times as often.
+console_poller() {
+  local base="http://$WORDGATE_ADDR/console/api"
+  while :; do
+    curl -s -o /dev/null "$base/now"
+    curl -s -o /dev/null "$base/dictionaries"
+    curl -s -o /dev/null -X POST -H 'X-Wordgate-Console: 1' \
+      -d '{"mode":"text","input":"一起去赌博吧 傻逼 f u c k","callback":"c2c"}' "$base/try"
+    sleep 0.5
+  done
+}
+
 stop() { # pid
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
@@ -233,6 +255,7 @@ fi
 # --- the load test ------------------------------------------------------------------
 SERVERS="floor wordgate"
 if [ "$AUDIT" = file ]; then SERVERS="$SERVERS audited"; fi
+if [ "$CONSOLE" = on ]; then SERVERS="$SERVERS console"; fi
 SUMMARY=()
 for workers in $WORKERS; do
   step "workers=$workers: tokio multi-thread runtime, $workers worker thread(s) (0: one per core) + the accept loop on the main thread, both servers; wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION on the same $CPUS CPUs"
@@ -247,8 +270,15 @@ for workers in $WORKERS; do
         floor) url="http://$FLOOR_ADDR/" pid=$FLOOR_PID ;;
         wordgate) url="http://$WORDGATE_ADDR/" pid=$WORDGATE_PID ;;
         audited) url="http://$AUDITED_ADDR/" pid=$AUDITED_PID ;;
+        console) url="http://$WORDGATE_ADDR/" pid=$WORDGATE_PID ;;
       esac
+      poller=""
+      if [ "$server" = console ]; then
+        console_poller >/dev/null 2>&1 &
+        poller=$!
+      fi
       result=$(drive "$url" "$pid")
+      if [ -n "$poller" ]; then kill "$poller" 2>/dev/null || true; wait "$poller" 2>/dev/null || true; fi
       echo "$result" >>"$WORK/$server.results"
       echo "$result" | awk -v r="$round" -v s="$server" \
         '{ printf "  round %d  %-8s  %7.0f req/s  p50 %5.2f ms  p99 %5.2f ms  server CPU %5.2f us/request\n", r, s, $1, $2 / 1000, $3 / 1000, $4 }' >&2
@@ -283,10 +313,17 @@ for line in "${SUMMARY[@]}"; do
     printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "floor", $2, $3 / 1000, $4 / 1000, $5
     printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "wordgate", $6, $7 / 1000, $8 / 1000, $9
     printf "%-10s %-9s %9.1f%% %8.2fx %8.2fx %11.2fx\n", $1, "ratio", 100 * $6 / $2, $7 / $3, $8 / $4, $9 / $5
-    if (NF >= 13) {
+    extra = 10
+    if (audit == "file") {
       printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "audited", $10, $11 / 1000, $12 / 1000, $13
       printf "%-10s %-9s %9.1f%% %8.2fx %8.2fx %11.2fx\n", $1, "aud/wg", 100 * $10 / $6, $11 / $7, $12 / $8, $13 / $9
+      extra = 14
     }
-  }'
+    if (console == "on") {
+      c = extra
+      printf "%-10s %-9s %10.0f %9.2f %9.2f %12.2f\n", $1, "console", $c, $(c + 1) / 1000, $(c + 2) / 1000, $(c + 3)
+      printf "%-10s %-9s %9.1f%% %8.2fx %8.2fx %11.2fx\n", $1, "con/wg", 100 * $c / $6, $(c + 1) / $7, $(c + 2) / $8, $(c + 3) / $9
+    }
+  }' audit="$AUDIT" console="$CONSOLE"
 done
 echo "memory: $MEMORY_LINE"

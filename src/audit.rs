@@ -119,6 +119,8 @@ pub struct Ids<'a> {
     pub operator_account: Option<&'a str>,
     /// `TopicId`.
     pub topic_id: Option<&'a str>,
+    /// A group's `Type`, which decides the scoped lists that apply.
+    pub group_type: Option<&'a str>,
 }
 
 /// One audit record. Everything is borrowed from the request; the line is
@@ -151,6 +153,9 @@ pub struct Record<'a> {
     /// Dictionary hits (their category, action and entry are written, never
     /// the matched text: that is user content).
     pub hits: &'a [Hit],
+    /// Categories that hit but are out of this callback's scope (their
+    /// hits are not in `hits`); written only when there are some.
+    pub out_of_scope: &'a [String],
     /// Generation of the dictionaries that decided.
     pub generation: u64,
     /// Time from the request's headers to its answer, in microseconds.
@@ -192,6 +197,7 @@ impl Record<'_> {
             (b",\"group_id\":", self.ids.group_id),
             (b",\"operator_account\":", self.ids.operator_account),
             (b",\"topic_id\":", self.ids.topic_id),
+            (b",\"group_type\":", self.ids.group_type),
             (b",\"opt_platform\":", self.opt_platform),
             (b",\"client_ip\":", self.client_ip),
         ];
@@ -243,6 +249,16 @@ impl Record<'_> {
         if self.hits.len() > MAX_HITS {
             out.extend_from_slice(b",\"hits_total\":");
             push_number(out, self.hits.len() as u64);
+        }
+        if !self.out_of_scope.is_empty() {
+            out.extend_from_slice(b",\"out_of_scope\":[");
+            for (at, category) in self.out_of_scope.iter().enumerate() {
+                if at > 0 {
+                    out.push(b',');
+                }
+                push_str(out, category);
+            }
+            out.push(b']');
         }
         out.extend_from_slice(b",\"generation\":");
         push_number(out, self.generation);
@@ -445,6 +461,7 @@ mod tests {
             error_code: Some(120001),
             error: None,
             hits: &hits,
+            out_of_scope: &["ads".to_string()],
             generation: 3,
             elapsed_us: 42,
             msg_body: None,
@@ -463,6 +480,7 @@ mod tests {
         assert_eq!(json["error_code"], 120001);
         assert_eq!(json["categories"], serde_json::json!(["fraud", "gambling"]));
         assert_eq!(json["hits"][2]["entry"], "赌博");
+        assert_eq!(json["out_of_scope"], serde_json::json!(["ads"]));
         assert_eq!(json["generation"], 3);
         assert_eq!(json["elapsed_us"], 42);
         assert!(!String::from_utf8_lossy(&line).contains("USER TEXT"));

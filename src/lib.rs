@@ -72,6 +72,7 @@ pub mod fuzzing;
 pub mod healthcheck;
 pub mod memory;
 pub mod metrics;
+pub mod recent;
 pub mod reload;
 pub mod server;
 pub mod snapshot;

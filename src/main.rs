@@ -35,6 +35,12 @@ enum Command {
         /// Dictionary directory.
         #[arg(long, default_value = "./dictionaries", env = "WORDGATE_DICTIONARIES")]
         dictionaries: PathBuf,
+        /// Judge as a message in this place: `oa`, `c2c`, `group`,
+        /// `group:<Type>` (AVChatRoom, Private…), `app:<SDKAppID>`, the
+        /// words of `@scope` (repeat for a conversation and an app). Without
+        /// it, every category applies.
+        #[arg(long = "scope", value_name = "PLACE")]
+        scope: Vec<String>,
         /// Texts to moderate; with none, standard input is read line by line.
         texts: Vec<String>,
     },
@@ -83,6 +89,12 @@ enum Command {
         /// detectors' development: the unbiased figure.
         #[arg(long, value_name = "DIR", default_value = "./tests/data/eval/contact-heldout")]
         contact_heldout: PathBuf,
+        /// Judge the generated and contact sets as messages in this place: `oa`, `c2c`, `group`,
+        /// `group:<Type>` (AVChatRoom, Private…), `app:<SDKAppID>`, the
+        /// words of `@scope` (repeat for a conversation and an app). Without
+        /// it, every category applies.
+        #[arg(long = "scope", value_name = "PLACE")]
+        scope: Vec<String>,
         /// Also list every missed positive and flagged negative.
         #[arg(long)]
         verbose: bool,
@@ -93,7 +105,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
         Command::Serve(args) => serve(&args),
-        Command::Check { dictionaries, texts } => {
+        Command::Check { dictionaries, scope, texts } => {
+            let place = match parse_place(&scope) {
+                Ok(place) => place,
+                Err(code) => return code,
+            };
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
                 Err(errors) => return report(&errors),
@@ -101,9 +117,9 @@ fn main() -> ExitCode {
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let result = if texts.is_empty() {
-                cli::check_lines(&engine, &mut io::stdin().lock(), &mut out)
+                cli::check_lines(&engine, &place, &mut io::stdin().lock(), &mut out)
             } else {
-                cli::check_texts(&engine, &texts, &mut out)
+                cli::check_texts(&engine, &place, &texts, &mut out)
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
@@ -124,8 +140,13 @@ fn main() -> ExitCode {
             phonetic,
             contact,
             contact_heldout,
+            scope,
             verbose,
         } => {
+            let place = match parse_place(&scope) {
+                Ok(place) => place,
+                Err(code) => return code,
+            };
             let engine = match dictionary_dir::build(&dictionaries) {
                 Ok(engine) => engine,
                 Err(errors) => return report(&errors),
@@ -138,7 +159,7 @@ fn main() -> ExitCode {
                 }
             };
             let positives = wordgate::eval::positives(&engine, seed);
-            let generated = wordgate::eval::evaluate(&engine, &positives, &negatives);
+            let generated = wordgate::eval::evaluate(&engine, &place, &positives, &negatives);
             let (thirdparty_engine, cases) = match wordgate::eval::load_sourced(&thirdparty) {
                 Ok(loaded) => loaded,
                 Err(err) => {
@@ -168,7 +189,7 @@ fn main() -> ExitCode {
             for dir in [&contact, &contact_heldout] {
                 match wordgate::eval::contact::load(dir) {
                     Ok(cases) => contact_reports
-                        .push((dir.as_path(), wordgate::eval::contact::evaluate(&engine, &cases))),
+                        .push((dir.as_path(), wordgate::eval::contact::evaluate(&engine, &place, &cases))),
                     Err(err) => {
                         eprintln!("wordgate: the contact set does not load: {err}");
                         return ExitCode::from(2);
@@ -351,6 +372,14 @@ fn serve(args: &ServeArgs) -> ExitCode {
             // policy to them. Still a clean, requested stop.
             Drain::TimedOut { .. } => ExitCode::SUCCESS,
         }
+    })
+}
+
+/// The place `--scope` names; a usage error (exit 2) when it names none.
+fn parse_place(selectors: &[String]) -> Result<wordgate::engine::Place, ExitCode> {
+    wordgate::engine::Place::parse(selectors).map_err(|err| {
+        eprintln!("wordgate: --scope: {err}");
+        ExitCode::from(2)
     })
 }
 

@@ -127,3 +127,30 @@ pub fn message(rng: &mut Rng, bytes: usize, inject: Option<&[String]>) -> String
     }
     text
 }
+
+/// The scope bench's dictionaries (`benches/request.rs` group `scopes`,
+/// `examples/request_cost.rs`): the 100k-entry reject list of seed 2, a
+/// mask list and three small lists, five categories in all; with `scoped`,
+/// each has a different `@scope` that takes in a `Community` group of app
+/// 1400000001 (the group sample), so every hit is checked against its
+/// scope and still counts.
+pub fn scope_bench_sources(scoped: bool) -> Vec<crate::DictionarySource> {
+    let scope = |selectors: &str| if scoped { format!("@scope {selectors}\n") } else { String::new() };
+    let blocked = format!("@action reject\n{}", scope("group:Community c2c"));
+    vec![
+        crate::DictionarySource::new("blocked.txt", dictionary_text(2, 100_000, &blocked)),
+        crate::DictionarySource::new(
+            "rude.txt",
+            format!("@action mask\n{}damn\n", scope("group app:1400000001")),
+        ),
+        crate::DictionarySource::new(
+            "ads.txt",
+            format!("@action discard\n{}加群领福利\n", scope("group:Community group:AVChatRoom")),
+        ),
+        crate::DictionarySource::new("watch.txt", format!("@action review\n{}代购\n", scope("group oa"))),
+        crate::DictionarySource::new(
+            "dating.txt",
+            format!("@action reject\n{}约炮\n", scope("app:1400000001 group:Community")),
+        ),
+    ]
+}

@@ -44,6 +44,7 @@ use crate::audit_sink::AuditLog;
 use crate::auth::{Auth, AuthError};
 use crate::engine::{Action, Engine, Hit};
 use crate::metrics::CallbackMetrics;
+use crate::recent::Recent;
 use crate::tencent::{answer, json, scan, Command, Kind, Moderation, Query, Scanned};
 
 pub use crate::config::FailPolicy;
@@ -73,6 +74,8 @@ pub struct Counters {
     pub unauthorized: AtomicU64,
     /// Requests refused as malformed (400).
     pub bad_request: AtomicU64,
+    /// The last hour by minute, for the console.
+    pub recent: Recent,
 }
 
 /// A point-in-time copy of [`Counters`].
@@ -220,11 +223,13 @@ struct Decided {
     /// none for a 400.
     error_code: Option<u32>,
     hits: Vec<Hit>,
+    /// Categories that hit out of scope (`@scope`).
+    out_of_scope: Vec<String>,
 }
 
 impl Decided {
     fn answered(reply: Reply, verdict: VerdictLabel, error_code: u32) -> Decided {
-        Decided { reply, verdict, error_code: Some(error_code), hits: Vec::new() }
+        Decided { reply, verdict, error_code: Some(error_code), hits: Vec::new(), out_of_scope: Vec::new() }
     }
 }
 
@@ -340,7 +345,7 @@ impl Webhook {
         let (decided, scanned) = match self.guarded(|| scan(body, moderate, &mut moderation)) {
             Ok(Ok(scanned)) => (self.decide(authorized, moderation, body, &scanned), Some(scanned)),
             Ok(Err(problem)) => (self.malformed(problem.to_string()), None),
-            Err(failed) => (failed, None),
+            Err(failed) => (*failed, None),
         };
         let body_command = scanned.as_ref().and_then(|scanned| scanned.command.as_deref());
         let command = authorized.command.as_deref().or(body_command).unwrap_or("");
@@ -374,6 +379,8 @@ impl Webhook {
             decided = self.failed(FailReason::Budget);
         }
         self.counters.callbacks.record(CommandLabel::of(command), decided.verdict, elapsed, body.len());
+        let categories = decided.hits.iter().map(|hit| hit.category.as_str());
+        self.counters.recent.record(started + elapsed, decided.verdict, categories);
         if let Some(audit) = &self.audit {
             let include_message = audit.include_message();
             let text = |span: &Option<std::ops::Range<usize>>| {
@@ -400,6 +407,7 @@ impl Webhook {
                 error_code: decided.error_code,
                 error: decided.reply.problem.as_deref(),
                 hits: &decided.hits,
+                out_of_scope: &decided.out_of_scope,
                 generation,
                 elapsed_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 msg_body,
@@ -450,9 +458,10 @@ impl Webhook {
                 0,
             );
         }
-        let verdict = match self.guarded(|| moderation.verdict(kind, body, scanned)) {
+        let place = moderation.place(kind, scanned, authorized.sdkappid.as_deref());
+        let verdict = match self.guarded(|| moderation.verdict(&place, body, scanned)) {
             Ok(verdict) => verdict,
-            Err(failed) => return failed,
+            Err(failed) => return *failed,
         };
         let outcome = Outcome::Moderated { kind, decision: verdict.decision, hits: verdict.hits.len() };
         let answer = if self.policy.dry_run { answer::allow() } else { verdict.answer };
@@ -461,6 +470,7 @@ impl Webhook {
             verdict: VerdictLabel::of(verdict.decision),
             error_code: Some(verdict.error_code),
             hits: verdict.hits,
+            out_of_scope: verdict.out_of_scope,
         }
     }
 
@@ -489,9 +499,10 @@ impl Webhook {
 
     /// Runs `work` (the scan and the engine) so that a panic answers the
     /// fail policy. The engine is immutable and holds no locks, so nothing
-    /// it touches can be left half-updated by an unwind.
-    fn guarded<T>(&self, work: impl FnOnce() -> T) -> Result<T, Decided> {
-        catch_unwind(AssertUnwindSafe(work)).map_err(|_| self.failed(FailReason::Internal))
+    /// it touches can be left half-updated by an unwind. (Boxed: the
+    /// answer is large and a panic is rare.)
+    fn guarded<T>(&self, work: impl FnOnce() -> T) -> Result<T, Box<Decided>> {
+        catch_unwind(AssertUnwindSafe(work)).map_err(|_| Box::new(self.failed(FailReason::Internal)))
     }
 
     fn failed(&self, reason: FailReason) -> Decided {
@@ -504,6 +515,7 @@ impl Webhook {
             verdict: VerdictLabel::Error,
             error_code: None,
             hits: Vec::new(),
+            out_of_scope: Vec::new(),
         }
     }
 
@@ -548,6 +560,7 @@ fn ids_of<'s>(scanned: &'s Scanned<'_>) -> Ids<'s> {
         group_id: ids.group_id.as_deref(),
         operator_account: ids.operator_account.as_deref(),
         topic_id: ids.topic_id.as_deref(),
+        group_type: scanned.group_type.as_deref(),
     }
 }
 

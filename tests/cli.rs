@@ -114,6 +114,7 @@ fn validate_names_file_and_line_for_each_kind_of_mistake() {
         ),
         ("d-twice.txt", "@action review\n@action review\n"),
         ("e-latin1.txt", "@action reject\nok\ncaf\u{e9}\n"),
+        ("f-scope.txt", "@action reject\n@scope c2c grop\nword\n"),
         ("README.md", "@not a dictionary\n"),
     ]);
     // Write a Latin-1 byte where the test file says é.
@@ -123,7 +124,7 @@ fn validate_names_file_and_line_for_each_kind_of_mistake() {
     let root = dir.path().display().to_string();
     let stderr = String::from_utf8_lossy(&output.stderr).replace(&root, "D");
     let expected = [
-        "D/a-directives.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold)",
+        "D/a-directives.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold, @scope)",
         "D/a-directives.txt:2: unknown action \"block\" (expected reject, discard, mask, review or allow)",
         "D/a-directives.txt:3: @code 99 is out of range: Tencent accepts 120001–130000",
         "D/a-directives.txt:4: @group-code 120001 is out of range: Tencent accepts 10100–10200",
@@ -140,6 +141,8 @@ fn validate_names_file_and_line_for_each_kind_of_mistake() {
         "D/c-entries.txt:6: entry \"\\u{200b}\\u{feff}\" normalises to nothing (only invisible characters or spaces)",
         "D/d-twice.txt:2: directive @action given twice",
         "D/e-latin1.txt:3: file is not valid UTF-8",
+        "D/f-scope.txt:2: unknown scope selector `grop` (expected oa, c2c, group, group:<Type> (Public, Private, \
+         ChatRoom, AVChatRoom, Community; Work and Meeting name Private and ChatRoom) or app:<SDKAppID>)",
     ];
     let got: Vec<&str> = stderr.lines().collect();
     assert_eq!(got, expected);
@@ -231,4 +234,47 @@ fn eval_prints_both_sets_and_tolerates_a_closed_pipe() {
     let output = child.wait_with_output().expect("wordgate finishes");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
+
+/// `check --scope` judges text as a message in one place would be, and
+/// `validate` lists each category's scope.
+#[test]
+fn check_and_validate_know_scopes() {
+    let dir = dictionary_dir(&[
+        ("ads.txt", "@action reject\n@code 120020\n@group-code 10120\n@scope group:AVChatRoom\n加群\n"),
+        ("rude.txt", "@action mask\n@scope c2c app:1400000002\n傻逼\n"),
+    ]);
+    let path = dir.path().to_str().expect("utf-8 path");
+    let judged = |scope: &[&str]| {
+        let mut args = vec!["check", "--dictionaries", path];
+        for selector in scope {
+            args.extend(["--scope", selector]);
+        }
+        args.push("快来加群 傻逼");
+        let verdict = lines(&wordgate(&args, b"")).remove(0);
+        (verdict["decision"].as_str().unwrap_or_default().to_string(), verdict["error_code"].clone())
+    };
+    let judged = |scope: &[&str]| {
+        let (decision, code) = judged(scope);
+        format!("{decision} {code}")
+    };
+    // Without --scope every category applies (the reject wins, C2C's code).
+    assert_eq!(judged(&[]), "reject 120020");
+    assert_eq!(judged(&["group:AVChatRoom"]), "reject 10120");
+    assert_eq!(judged(&["c2c"]), "mask 0");
+    assert_eq!(judged(&["c2c", "app:1400000002"]), "mask 0");
+    assert_eq!(judged(&["c2c", "app:1400000001"]), "allow 0");
+    assert_eq!(judged(&["oa"]), "allow 0");
+
+    let output = wordgate(&["check", "--dictionaries", path, "--scope", "live", "x"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--scope: unknown scope selector `live`"));
+    let output = wordgate(&["check", "--dictionaries", path, "--scope", "c2c", "--scope", "oa", "x"], b"");
+    assert_eq!(output.status.code(), Some(2), "a place is one conversation");
+
+    let output = wordgate(&["validate", path], b"");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("\n  ads: reject, 1 entry, fold simplified confusables leet noise repeats, scope group:AVChatRoom"), "{stdout}");
+    assert!(stdout.contains("\n  rude: mask, 1 entry, fold simplified confusables leet noise repeats, scope c2c app:1400000002"), "{stdout}");
 }

@@ -646,3 +646,96 @@ fn respellings_are_masked_where_they_were_typed() {
         assert_eq!(engine.check_text(text).text, delivered, "{text:?}");
     }
 }
+
+// ---- scoped lists ----
+
+fn scoped_engine(files: &[(&str, &str)]) -> Engine {
+    let sources: Vec<_> = files.iter().map(|(name, text)| DictionarySource::new(*name, *text)).collect();
+    Engine::build(&sources).unwrap_or_else(|errors| panic!("{errors:?}"))
+}
+
+fn place(selectors: &[&str]) -> wordgate::engine::Place {
+    wordgate::engine::Place::parse(selectors).unwrap_or_else(|err| panic!("{err}"))
+}
+
+#[test]
+fn scoped_allow_lists_excuse_only_where_they_apply() {
+    let engine = scoped_engine(&[
+        ("ads.txt", "@action reject\n加群\n"),
+        ("oa-allow.txt", "@action allow\n@scope oa\n加群聊\n"),
+        ("room-allow.txt", "@action allow\n@scope group:AVChatRoom\n快来加群\n"),
+        ("all-allow.txt", "@action allow\n不加群\n"),
+    ]);
+    assert!(engine.is_scoped());
+    let decision = |text: &str, at: &[&str]| engine.check_text_in(text, &place(at)).decision;
+    assert_eq!(decision("加群聊", &["oa"]), Action::Allow);
+    assert_eq!(decision("加群聊", &["c2c"]), Action::Reject);
+    assert_eq!(decision("快来加群吧", &["group:AVChatRoom"]), Action::Allow);
+    assert_eq!(decision("快来加群吧", &["group:Public"]), Action::Reject);
+    // An unscoped allow list excuses everywhere, as before.
+    assert_eq!(decision("我不加群", &["c2c"]), Action::Allow);
+    // The match itself says which scoped lists cover it (one bit each, in
+    // file order).
+    for (text, excused) in [("加群聊", 0b01), ("快来加群吧", 0b10), ("加群", 0)] {
+        let mut matches = Vec::new();
+        engine.find(text, &mut matches);
+        assert_eq!(matches.iter().map(|found| found.excused).collect::<Vec<_>>(), [excused], "{text}");
+    }
+}
+
+#[test]
+fn a_scoped_category_hits_only_in_its_places_and_answers_their_code() {
+    let engine = scoped_engine(&[(
+        "ads.txt",
+        "@action reject\n@code 120020\n@group-code 10120\n@scope group:AVChatRoom group:Meeting c2c\n加群\n",
+    )]);
+    let verdict = |at: &[&str]| {
+        let verdict = engine.check_text_in("加群", &place(at));
+        (verdict.decision, verdict.error_code, verdict.hits.len())
+    };
+    assert_eq!(verdict(&["group:AVChatRoom"]), (Action::Reject, 10120, 1));
+    assert_eq!(verdict(&["group:ChatRoom"]), (Action::Reject, 10120, 1), "Meeting is ChatRoom");
+    assert_eq!(verdict(&["c2c"]), (Action::Reject, 120020, 1));
+    assert_eq!(verdict(&["group:Private"]), (Action::Allow, 0, 0));
+    assert_eq!(verdict(&["oa"]), (Action::Allow, 0, 0));
+    assert_eq!(verdict(&[]), (Action::Reject, 120020, 1), "no place: every category applies");
+    // Unscoped dictionaries need no filtering at all.
+    assert!(!fixture().is_scoped());
+}
+
+#[test]
+fn at_most_64_allow_lists_may_be_scoped() {
+    let files: Vec<(String, String)> = (0..65)
+        .map(|index| (format!("allow-{index:02}.txt"), format!("@action allow\n@scope c2c\nword{index}\n")))
+        .collect();
+    let sources: Vec<_> = files.iter().map(|(name, text)| DictionarySource::new(name, text)).collect();
+    let errors = Engine::build(&sources).err().unwrap_or_default();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].to_string().starts_with("allow-64.txt: at most 64 allow lists may have a @scope"),
+        "{}",
+        errors[0]
+    );
+    assert!(Engine::build(&sources[..64]).is_ok());
+}
+
+#[test]
+fn a_group_callback_is_judged_by_its_type_wherever_the_field_is() {
+    let engine =
+        scoped_engine(&[("ads.txt", "@action reject\n@group-code 10120\n@scope group:AVChatRoom\n加群\n")]);
+    let code = |body: &str| match tencent::moderate(&engine, Kind::Group, body.as_bytes()) {
+        Ok(verdict) => verdict.error_code,
+        Err(err) => panic!("{err}: {body}"),
+    };
+    let text = r#""MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"加群"}}]"#;
+    assert_eq!(code(&format!(r#"{{"Type":"AVChatRoom",{text}}}"#)), 10120);
+    assert_eq!(code(&format!(r#"{{{text},"Type":"AVChatRoom"}}"#)), 10120);
+    assert_eq!(code(&format!(r#"{{"Type":"Private",{text}}}"#)), 0);
+    assert_eq!(code(&format!(r#"{{{text}}}"#)), 0, "no Type: not a live room");
+    assert_eq!(
+        code(&format!(r#"{{"Type":"AVChatRoom",{text},"Type":"AVChatRoom"}}"#)),
+        0,
+        "a repeated Type is unknown"
+    );
+    assert_eq!(code(&format!(r#"{{"Type":7,{text}}}"#)), 0);
+}

@@ -34,7 +34,7 @@ fn evaluation_meets_its_goals() {
         "regenerate with WORDGATE_BLESS=1"
     );
 
-    let report = eval::evaluate(&engine, &positives, &negatives);
+    let report = eval::evaluate(&engine, &wordgate::engine::Place::default(), &positives, &negatives);
     assert!(report.recall() >= 0.99, "recall fell below 99%:\n{report}");
     assert!(report.false_positive_rate() <= 0.005, "false positives above 0.5%:\n{report}");
 }
@@ -144,7 +144,7 @@ fn contact_detectors_meet_their_goals() {
             "{set}: {positives} positives of {}",
             cases.len()
         );
-        let report = eval::contact::evaluate(&engine, &cases);
+        let report = eval::contact::evaluate(&engine, &wordgate::engine::Place::default(), &cases);
         for detector in wordgate::engine::Detector::ALL {
             assert!(
                 report.positives.iter().any(|row| row.word == format!("detect:{}", detector.name())),

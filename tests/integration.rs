@@ -13,15 +13,19 @@
 //! - `observability`: the audit stream, `/metrics`, shadow mode, exemptions.
 //! - `payload`: text inside JSON payloads; rewrites spliced byte for byte.
 
+mod browser;
 mod cli;
+mod console;
 mod deployment;
 mod engine;
 mod eval;
 mod fuzz_replay;
 mod hostile;
 mod observability;
+mod operators;
 mod payload;
 mod properties;
 mod reload;
+mod scope;
 mod server;
 mod tls;

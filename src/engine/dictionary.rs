@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::scope::{Conversation, Scope};
 use super::steps::{self, Steps};
 
 /// Custom reject codes Tencent accepts for official-account and C2C messages.
@@ -119,6 +120,21 @@ pub struct Category {
     pub boundary: Boundary,
     /// `@fold`: the folding steps beyond case, width and invisibles.
     pub steps: Steps,
+    /// `@scope`: the callbacks this category judges (everywhere without).
+    pub scope: Scope,
+}
+
+impl Category {
+    /// The `ErrorCode` a reject by this category answers in
+    /// `conversation`: `@group-code` in a group (Tencent documents a range
+    /// of its own for groups), `@code` elsewhere, else 1.
+    pub fn reject_code(&self, conversation: Option<Conversation>) -> u32 {
+        let code = match conversation {
+            Some(Conversation::Group(_)) => self.group_code,
+            _ => self.code,
+        };
+        code.unwrap_or(1)
+    }
 }
 
 /// One entry line of a category.
@@ -205,6 +221,7 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
         mask: '*',
         boundary: Boundary::Auto,
         steps: Steps::DEFAULT,
+        scope: Scope::EVERYWHERE,
     };
     let mut seen_directives: Vec<&str> = Vec::new();
     // Directive lines remembered to check, once the action is known, that
@@ -242,14 +259,14 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
             ));
             continue;
         }
-        let known = ["action", "code", "group-code", "info", "mask", "boundary", "fold"];
+        let known = ["action", "code", "group-code", "info", "mask", "boundary", "fold", "scope"];
         let Some(&name) = known.iter().find(|&&known| known == name) else {
             errors.push(DictionaryError::new(
                 path,
                 line,
                 format!(
                     "unknown directive @{name} (expected one of @action, @code, @group-code, \
-                     @info, @mask, @boundary, @fold)"
+                     @info, @mask, @boundary, @fold, @scope)"
                 ),
             ));
             continue;
@@ -300,6 +317,10 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
                 }
                 needs_action.push((line, "@mask", Action::Mask));
             }
+            "scope" => match Scope::parse(value) {
+                Ok(scope) => category.scope = scope,
+                Err(reason) => errors.push(DictionaryError::new(path, line, reason)),
+            },
             "fold" => match Steps::parse(value) {
                 Ok(steps) => category.steps = steps,
                 Err(reason) => errors.push(DictionaryError::new(path, line, reason)),
@@ -486,7 +507,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "d/x.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold)",
+                "d/x.txt:1: unknown directive @acton (expected one of @action, @code, @group-code, @info, @mask, @boundary, @fold, @scope)",
                 "d/x.txt:3: @code 5 is out of range: Tencent accepts 120001–130000",
                 "d/x.txt:3: @code only applies to @action reject, this file is mask",
                 "d/x.txt:5: directive @mask after the first entry; directives must come first",

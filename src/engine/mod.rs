@@ -20,11 +20,13 @@
 pub mod chars;
 pub mod detect;
 pub mod dictionary;
+mod explain;
 pub mod fold;
 pub mod literal;
 pub mod normalize;
 mod phonetic;
 mod rules;
+pub mod scope;
 mod segment;
 mod spelling;
 pub mod steps;
@@ -34,6 +36,8 @@ use std::ops::Range;
 
 pub use detect::Detector;
 pub use dictionary::{Action, Boundary, Category, DictionaryError, DictionarySource};
+pub use explain::Suppressed;
+pub use scope::{Conversation, GroupType, Place, Scope};
 pub use verdict::{Decision, Hit, TextVerdict};
 
 use chars::is_word_char;
@@ -49,6 +53,10 @@ pub use steps::Steps;
 /// people, not attackers, but a careless `.{1,1000}` repeated a few times
 /// can compile to hundreds of MiB; this turns that into a clear error.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The most allow lists that may have a `@scope`: each is one bit of
+/// [`Match::excused`].
+pub const MAX_SCOPED_ALLOW_LISTS: usize = 64;
 
 /// Compiled dictionaries, ready to moderate.
 ///
@@ -68,6 +76,12 @@ pub struct Engine {
     entry_categories: Vec<u32>,
     /// Some category has `@boundary segment`.
     segmenting: bool,
+    /// Some category has a `@scope`: hits are filtered by place.
+    scoped: bool,
+    /// The allow lists with a `@scope`, by category: bit `i` of
+    /// [`Match::excused`] is the `i`-th. Unscoped allow lists excuse a hit
+    /// at once; these only where they apply, which is known per message.
+    scoped_allow: Vec<u32>,
     stats: EngineStats,
 }
 
@@ -106,6 +120,26 @@ pub struct EngineStats {
     pub patterns: usize,
     /// Heap bytes of the literal automata.
     pub automaton_bytes: usize,
+}
+
+/// One category as `/healthz`, `wordgate validate` and the console show
+/// it: its settings and how many entries it has.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CategorySummary {
+    /// The file stem.
+    pub name: String,
+    /// `@action`.
+    pub action: Action,
+    /// `@code`, for official-account and C2C rejects.
+    pub code: Option<u32>,
+    /// `@group-code`, for group rejects.
+    pub group_code: Option<u32>,
+    /// `@scope`'s selectors; empty for everywhere.
+    pub scope: Scope,
+    /// `@fold`: the fold steps, space-separated (`none` for none).
+    pub fold: String,
+    /// Entries of every kind (literals, `re:` rules, `detect:` entries).
+    pub entries: usize,
 }
 
 /// The two components `ch` is written as when split (`赌` → `贝`, `者`),
@@ -177,6 +211,9 @@ pub struct Match {
     pub entry: u32,
     /// Byte span in the text that was scanned.
     pub span: Range<usize>,
+    /// Which scoped allow lists cover the hit, one bit each
+    /// ([`Engine::counts_in`] consults them); 0 when none does.
+    pub excused: u64,
 }
 
 impl Engine {
@@ -261,12 +298,39 @@ impl Engine {
                 )]);
             }
         }
+        let scoped_allow: Vec<u32> = (0..categories.len() as u32)
+            .filter(|&index| {
+                let category = &categories[index as usize];
+                category.action == Action::Allow && !category.scope.is_everywhere()
+            })
+            .collect();
+        if scoped_allow.len() > MAX_SCOPED_ALLOW_LISTS {
+            let path = categories[scoped_allow[MAX_SCOPED_ALLOW_LISTS] as usize].path.as_str();
+            return Err(vec![DictionaryError::new(
+                path,
+                0,
+                format!(
+                    "at most {MAX_SCOPED_ALLOW_LISTS} allow lists may have a @scope; merge some, or scope the \
+                     categories they excuse instead"
+                ),
+            )]);
+        }
+        let scoped = categories.iter().any(|category| !category.scope.is_everywhere());
         // Homophone hits are checked against the words a segmenter finds.
         let segmenting = categories.iter().any(|c| c.boundary == Boundary::Segment);
         if segmenting || categories.iter().any(|c| c.steps.contains(Steps::HOMOPHONES)) {
             segment::prepare();
         }
-        Ok(Engine { categories, profiles, entries, entry_categories, segmenting, stats })
+        Ok(Engine {
+            categories,
+            profiles,
+            entries,
+            entry_categories,
+            segmenting,
+            scoped,
+            scoped_allow,
+            stats,
+        })
     }
 
     /// Sizes of this engine.
@@ -279,6 +343,29 @@ impl Engine {
         &self.categories
     }
 
+    /// Every category's settings and entry count, in priority order.
+    pub fn category_summaries(&self) -> Vec<CategorySummary> {
+        let mut counts = vec![0usize; self.categories.len()];
+        for &category in &self.entry_categories {
+            if let Some(count) = counts.get_mut(category as usize) {
+                *count += 1;
+            }
+        }
+        self.categories
+            .iter()
+            .zip(counts)
+            .map(|(category, entries)| CategorySummary {
+                name: category.name.clone(),
+                action: category.action,
+                code: category.code,
+                group_code: category.group_code,
+                scope: category.scope.clone(),
+                fold: category.steps.to_string(),
+                entries,
+            })
+            .collect()
+    }
+
     /// Every literal entry as written, with its category, in file order.
     pub fn literal_entries(&self) -> impl Iterator<Item = (&Category, &str)> {
         self.entries
@@ -288,11 +375,57 @@ impl Engine {
             .map(|(entry, &category)| (self.category(category), entry.as_str()))
     }
 
-    /// Moderates one string, as `wordgate check` does.
+    /// Moderates one string, as `wordgate check` does, with every category
+    /// applying.
     pub fn check_text(&self, text: &str) -> TextVerdict {
+        self.check_text_in(text, &Place::default())
+    }
+
+    /// Moderates one string as a message in `place` would be: only the
+    /// categories in scope there count, and a group reject answers the
+    /// category's group code.
+    pub fn check_text_in(&self, text: &str, place: &Place) -> TextVerdict {
         let mut matches = Vec::new();
         self.find(text, &mut matches);
-        verdict::decide_text(self, text, &matches)
+        self.retain_in(place, &mut matches);
+        verdict::decide_text(self, text, &matches, place)
+    }
+
+    /// Whether some category has a `@scope` (otherwise every match counts
+    /// everywhere and [`Engine::counts_in`] need not be asked).
+    pub fn is_scoped(&self) -> bool {
+        self.scoped
+    }
+
+    /// Whether `found` counts in `place`: its category is in scope there,
+    /// and no allow list in scope there covers it.
+    #[inline]
+    pub fn counts_in(&self, found: &Match, place: &Place) -> bool {
+        if !self.scoped {
+            return true;
+        }
+        if !self.category(found.category).scope.contains(place) {
+            return false;
+        }
+        found.excused == 0
+            || self.scoped_allow.iter().enumerate().all(|(bit, &allow)| {
+                found.excused & (1 << bit) == 0 || !self.category(allow).scope.contains(place)
+            })
+    }
+
+    /// The scoped allow list in scope at `place` that excuses `found`, if
+    /// one does (its category index).
+    pub fn excused_by(&self, found: &Match, place: &Place) -> Option<u32> {
+        self.scoped_allow.iter().enumerate().find_map(|(bit, &allow)| {
+            (found.excused & (1 << bit) != 0 && self.category(allow).scope.contains(place)).then_some(allow)
+        })
+    }
+
+    /// Keeps the matches that count in `place`.
+    pub fn retain_in(&self, place: &Place, matches: &mut Vec<Match>) {
+        if self.scoped {
+            matches.retain(|found| self.counts_in(found, place));
+        }
     }
 
     /// Appends to `out` every match in `text` that survives word boundaries
@@ -300,7 +433,22 @@ impl Engine {
     /// thread has scanned a text of the size before (the folding buffers are
     /// kept per thread).
     pub fn find(&self, text: &str, out: &mut Vec<Match>) {
-        Scratch::with(|scratch| self.scan(text, scratch, out));
+        Scratch::with(|scratch| self.scan(text, scratch, out, None));
+    }
+
+    /// As [`Engine::find`], and also appends to `suppressed` every hit an
+    /// (unscoped) allow list excused, with the allow match: for people
+    /// asking why a word did not count (the console).
+    pub fn find_with_suppressed(&self, text: &str, out: &mut Vec<Match>, suppressed: &mut Vec<Suppressed>) {
+        Scratch::with(|scratch| self.scan(text, scratch, out, Some(suppressed)));
+    }
+
+    /// The fold steps `found` (a match of this engine in `text`) needed:
+    /// none when the entry stands as written (up to case, width and
+    /// invisible characters), `regex` or `detector` for those entries.
+    /// Builds one-entry engines: for the console, never the request path.
+    pub fn steps_for(&self, text: &str, found: &Match) -> Vec<&'static str> {
+        explain::steps_for(self, text, found)
     }
 
     /// The verdict for a set of matches (of one text, or of every text of a
@@ -329,12 +477,23 @@ impl Engine {
 
     /// Finds every hit in `text` that survives boundaries and allow lists,
     /// as spans of the original text, in order of their start.
-    pub(crate) fn scan(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<Match>) {
+    pub(crate) fn scan(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        out: &mut Vec<Match>,
+        mut suppressed: Option<&mut Vec<Suppressed>>,
+    ) {
         let first_new = out.len();
         scratch.begin();
         for profile in &self.profiles {
             scratch.find(text, profile.steps, &profile.block, |start, end, owner| {
-                out.push(Match { category: owner.category, entry: owner.entry, span: start..end });
+                out.push(Match {
+                    category: owner.category,
+                    entry: owner.entry,
+                    span: start..end,
+                    excused: 0,
+                });
             });
         }
         if out.len() == first_new {
@@ -346,12 +505,37 @@ impl Engine {
         let mut allowed = std::mem::take(&mut scratch.allowed);
         allowed.clear();
         for profile in &self.profiles {
-            scratch.find(text, profile.steps, &profile.allow, |start, end, _| allowed.push(start..end));
+            scratch.find(text, profile.steps, &profile.allow, |start, end, owner| {
+                allowed.push((start..end, owner));
+            });
         }
         let mut index = first_new;
-        out.retain(|hit| {
+        out.retain_mut(|hit| {
             index += 1;
-            index <= first_new || !allowed.iter().any(|a| a.start <= hit.span.start && hit.span.end <= a.end)
+            if index <= first_new {
+                return true;
+            }
+            for (allow, owner) in &allowed {
+                if allow.start <= hit.span.start && hit.span.end <= allow.end {
+                    match self.scoped_allow.iter().position(|&scoped| scoped == owner.category) {
+                        // Excused only where that list applies.
+                        Some(bit) => hit.excused |= 1 << bit,
+                        None => {
+                            if let Some(suppressed) = suppressed.as_deref_mut() {
+                                let allow = Match {
+                                    category: owner.category,
+                                    entry: owner.entry,
+                                    span: allow.clone(),
+                                    excused: 0,
+                                };
+                                suppressed.push(Suppressed { hit: hit.clone(), allow });
+                            }
+                            return false;
+                        }
+                    }
+                }
+            }
+            true
         });
         scratch.allowed = allowed;
         if self.segmenting {
@@ -387,7 +571,8 @@ pub(crate) struct Scratch {
     views: Vec<View>,
     views_used: usize,
     raw: Vec<RawHit>,
-    allowed: Vec<Range<usize>>,
+    /// The allow-list matches of the current text, with their category.
+    allowed: Vec<(Range<usize>, Owner)>,
     spelling: spelling::Scratch,
     phonetic: phonetic::Scratch,
 }

@@ -71,6 +71,11 @@ impl Steps {
         ("split", Steps::SPLIT),
     ];
 
+    /// The steps in `self`, each with its name, in `@fold`'s order.
+    pub fn each(self) -> impl Iterator<Item = (&'static str, Steps)> {
+        Steps::NAMES.into_iter().filter(move |(_, step)| self.contains(*step))
+    }
+
     /// True when every step of `other` is in `self`.
     pub fn contains(self, other: Steps) -> bool {
         self.0 & other.0 == other.0

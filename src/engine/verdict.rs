@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::{Action, Engine, Match};
+use super::{Action, Engine, Match, Place};
 
 /// One dictionary hit, as reported to users.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,7 +39,8 @@ pub struct Hit {
 pub struct TextVerdict {
     /// The winning action, `allow` when nothing hit.
     pub decision: Action,
-    /// The `ErrorCode` an official-account or C2C callback would answer.
+    /// The `ErrorCode` the callback would answer: a group's code for a
+    /// place in a group, else an official-account or C2C callback's.
     pub error_code: u32,
     /// The `ErrorInfo` that goes with it.
     pub error_info: String,
@@ -115,10 +116,10 @@ pub fn mask(text: &str, spans: &[(Range<usize>, char)]) -> String {
     out
 }
 
-pub(crate) fn decide_text(engine: &Engine, text: &str, hits: &[Match]) -> TextVerdict {
+pub(crate) fn decide_text(engine: &Engine, text: &str, hits: &[Match], place: &Place) -> TextVerdict {
     let decision = decide(engine, hits);
     let (error_code, error_info) = match decision.reject.map(|index| engine.category(index)) {
-        Some(category) => (category.code.unwrap_or(1), category.info.clone()),
+        Some(category) => (category.reject_code(place.conversation), category.info.clone()),
         None if decision.action == Action::Discard => (2, String::new()),
         None => (0, String::new()),
     };

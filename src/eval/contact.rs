@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::{ratio, SourcedCase};
-use crate::engine::{Detector, Engine};
+use crate::engine::{Detector, Engine, Place};
 
 /// One row: a detector (or `-` for negatives) and a technique.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,11 +63,12 @@ pub fn load(dir: &Path) -> Result<Vec<SourcedCase>, String> {
     super::load_cases(dir)
 }
 
-/// Runs the cases through `engine` (dictionaries that list the detectors).
-pub fn evaluate(engine: &Engine, cases: &[SourcedCase]) -> ContactReport {
+/// Runs the cases through `engine` (dictionaries that list the detectors)
+/// as messages in `place`.
+pub fn evaluate(engine: &Engine, place: &Place, cases: &[SourcedCase]) -> ContactReport {
     let mut report = ContactReport::default();
     for case in cases {
-        let verdict = engine.check_text(&case.text);
+        let verdict = engine.check_text_in(&case.text, place);
         let detected: Vec<&str> = verdict
             .hits
             .iter()

@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::engine::chars::is_ideograph;
 use crate::engine::steps::traditional_of;
-use crate::engine::{Action, Engine};
+use crate::engine::{Action, Engine, Place};
 use crate::synthetic::Rng;
 
 /// The seed of the published figures.
@@ -267,18 +267,20 @@ impl Report {
     }
 }
 
-/// Runs the labelled set through `engine`.
-pub fn evaluate(engine: &Engine, positives: &[Case], negatives: &[String]) -> Report {
+/// Runs the labelled set through `engine`, as messages in `place` are
+/// judged: the categories out of scope there have no row and their
+/// positives are not counted.
+pub fn evaluate(engine: &Engine, place: &Place, positives: &[Case], negatives: &[String]) -> Report {
     let mut report = Report { negatives: negatives.len(), ..Report::default() };
     for category in engine.categories() {
-        if category.action != Action::Allow {
+        if category.action != Action::Allow && category.scope.contains(place) {
             report.scores.push(Score { category: category.name.clone(), ..Score::default() });
         }
     }
     let row = |scores: &mut Vec<Score>, name: &str| scores.iter().position(|s| s.category == name);
     for case in positives {
-        let verdict = engine.check_text(&case.text);
         let Some(index) = row(&mut report.scores, &case.category) else { continue };
+        let verdict = engine.check_text_in(&case.text, place);
         report.scores[index].positives += 1;
         if verdict.hits.iter().any(|hit| hit.category == case.category) {
             report.scores[index].detected += 1;
@@ -287,7 +289,7 @@ pub fn evaluate(engine: &Engine, positives: &[Case], negatives: &[String]) -> Re
         }
     }
     for line in negatives {
-        let verdict = engine.check_text(line);
+        let verdict = engine.check_text_in(line, place);
         let mut hit_by: Vec<String> = verdict.hits.iter().map(|hit| hit.category.clone()).collect();
         hit_by.sort();
         hit_by.dedup();

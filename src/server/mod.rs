@@ -29,6 +29,7 @@
 //! nothing of sockets.
 
 pub mod body;
+pub mod console;
 pub mod routes;
 pub mod tls;
 

@@ -7,6 +7,7 @@
 //! | `GET /readyz` | 200 when dictionaries are loaded and not shutting down, else 503 |
 //! | `GET /metrics` | Prometheus text exposition ([`crate::metrics`]) |
 //! | `POST /admin/reload` | reload the dictionaries now ([`crate::reload`]); loopback peers only, or any peer with the admin token |
+//! | `/console`, `/console/…` | the console for moderation teams ([`super::console`]), under the same access rule |
 //! | other methods on these paths | 405 with `Allow` |
 //! | any other path | 404 |
 //!
@@ -27,7 +28,7 @@ use subtle::ConstantTimeEq;
 use tracing::{debug, warn};
 
 use super::body::{self, BodyError};
-use super::AppState;
+use super::{console, AppState};
 use crate::metrics::{self, Levels};
 use crate::reload::{self, Trigger, WaitError};
 use crate::tencent::json;
@@ -69,6 +70,7 @@ where
         "/metrics" => metrics(state),
         ADMIN_RELOAD if method != Method::POST => not_allowed(method, path, "POST"),
         ADMIN_RELOAD => admin_reload(state, peer, &request).await,
+        _ if console::owns(path) => console::route(state, peer, request).await,
         _ => error(StatusCode::NOT_FOUND, &format!("no route for {path}")),
     }
 }
@@ -170,10 +172,11 @@ pub fn status_and_body(reply: Reply) -> (StatusCode, Bytes) {
 }
 
 fn healthz(state: &AppState) -> Response<ResponseBody> {
-    let dictionaries = state.snapshot.load().summary();
+    let snapshot = state.snapshot.load();
     let mut body = json!({
         "status": "ok",
-        "dictionaries": dictionaries,
+        "dictionaries": snapshot.summary(),
+        "categories": snapshot.engine.category_summaries(),
         "reload": state.reloader.status(),
         "counters": state.webhook.counters().values(),
         "audit": state.webhook.audit().map(|audit| audit.stats()),
@@ -226,6 +229,12 @@ async fn admin_reload<B>(
     if let Some(refused) = admin_refusal(state, peer, request) {
         return refused;
     }
+    reload_answer(state).await
+}
+
+/// Reloads now and answers with the report: 200, or 422 with every
+/// problem when the files are broken (`/admin/reload` and the console).
+pub(super) async fn reload_answer(state: &AppState) -> Response<ResponseBody> {
     match state.reloader.reload_now(Trigger::Admin).await {
         Ok(report) => {
             let failed = report.result == reload::Outcome::Failed;
@@ -298,7 +307,7 @@ fn admin_refusal<B>(
     }
 }
 
-fn is_loopback(addr: &SocketAddr) -> bool {
+pub(super) fn is_loopback(addr: &SocketAddr) -> bool {
     match addr {
         SocketAddr::V4(v4) => v4.ip().is_loopback(),
         // `::1`, or `::ffff:127.x.y.z` on a dual-stack listener.
@@ -308,7 +317,7 @@ fn is_loopback(addr: &SocketAddr) -> bool {
     }
 }
 
-fn not_allowed(method: &Method, path: &str, allow: &'static str) -> Response<ResponseBody> {
+pub(super) fn not_allowed(method: &Method, path: &str, allow: &'static str) -> Response<ResponseBody> {
     let mut response = error(
         StatusCode::METHOD_NOT_ALLOWED,
         &format!("method {method} is not allowed on {path}; use {allow}"),
@@ -317,7 +326,7 @@ fn not_allowed(method: &Method, path: &str, allow: &'static str) -> Response<Res
     response
 }
 
-fn error(status: StatusCode, message: &str) -> Response<ResponseBody> {
+pub(super) fn error(status: StatusCode, message: &str) -> Response<ResponseBody> {
     debug!(status = status.as_u16(), message, "refused");
     json_response(status, error_body(status, message))
 }
@@ -339,7 +348,7 @@ pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
     out
 }
 
-fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
+pub(super) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

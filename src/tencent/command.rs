@@ -2,7 +2,7 @@
 //! asks of it, whose field names its sender, and which custom reject codes
 //! Tencent lets it answer. The only place a command is spelt.
 
-use crate::engine::Category;
+use crate::engine::{Conversation, GroupType};
 
 /// A `CallbackCommand`, as a closed set (metrics and the audit label by
 /// it); every command this server does not know is [`Command::Other`].
@@ -25,7 +25,8 @@ pub enum Command {
 }
 
 /// Which kind of conversation a callback is about: it decides the sender
-/// field and the custom reject codes.
+/// field, the custom reject codes and, with a group's `Type`, the place
+/// scoped lists are judged by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Official-account broadcasts: sender `Official_Account`, codes 120001–130000.
@@ -105,15 +106,14 @@ impl Kind {
         }
     }
 
-    /// The `ErrorCode` a reject by `category` answers: the category's custom
-    /// code for this kind (`@code`, or `@group-code` for groups, whose range
-    /// Tencent documents apart), else 1.
-    pub fn reject_code(self, category: &Category) -> u32 {
-        let code = match self {
-            Kind::Group => category.group_code,
-            Kind::OfficialAccount | Kind::C2c => category.code,
-        };
-        code.unwrap_or(1)
+    /// The conversation a callback of this kind is in, for scopes; a
+    /// group's `Type` (any of Tencent's names for it) says which group.
+    pub fn conversation(self, group_type: Option<&str>) -> Conversation {
+        match self {
+            Kind::OfficialAccount => Conversation::OfficialAccount,
+            Kind::C2c => Conversation::OneToOne,
+            Kind::Group => Conversation::Group(group_type.and_then(GroupType::from_name)),
+        }
     }
 }
 

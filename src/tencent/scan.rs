@@ -208,6 +208,9 @@ pub struct Scanned<'b> {
     pub ids: Ids<'b>,
     /// Some id field was given more than once: the sender is unknowable.
     pub ids_repeated: bool,
+    /// `Type` (a group's type), when it is a string given once; a repeated
+    /// `Type` leaves it unknown.
+    pub group_type: Option<Cow<'b, str>>,
     /// The byte range of `MsgBody`'s value.
     pub msg_body: Option<Range<usize>>,
     /// The byte range of the top-level `CloudCustomData`'s string token
@@ -495,6 +498,7 @@ impl<'b> Scanner<'b> {
         at = self.expect(at, b'{', "expected value")?;
         let mut seen = 0u8;
         let mut ids_seen = 0u8;
+        let mut type_seen = false;
         at = self.ws(at);
         if self.bytes.get(at) == Some(&b'}') {
             at += 1;
@@ -549,6 +553,22 @@ impl<'b> Scanner<'b> {
                         };
                         self.field = None;
                         end
+                    }
+                    "Type" => {
+                        // A repeated `Type` leaves the group's type unknown:
+                        // only a plain `group` scope takes it in.
+                        let first = !type_seen;
+                        type_seen = true;
+                        self.scanned.group_type = None;
+                        if self.bytes.get(at) == Some(&b'"') {
+                            let token = json::string_token(self.bytes, at)?;
+                            if first {
+                                self.scanned.group_type = Some(self.string(token));
+                            }
+                            token.end + 1
+                        } else {
+                            self.value(at, 2, Strict::No)?
+                        }
                     }
                     name => match id_bit(name) {
                         Some(bit) => {

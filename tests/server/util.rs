@@ -118,8 +118,19 @@ impl TestServer {
 
     /// Serves a state built by the test (with TLS, or an injected audit sink).
     pub async fn serve(state: AppState) -> TestServer {
+        TestServer::serve_on(state, "127.0.0.1:0").await
+    }
+
+    /// Serves on every interface (`0.0.0.0:0`), for tests whose peer must
+    /// not be loopback ([`non_loopback_address`]).
+    pub async fn start_on_every_interface(config: Config) -> TestServer {
+        let snapshot = snapshot(&config);
+        TestServer::serve_on(AppState::new(&config, snapshot), "0.0.0.0:0").await
+    }
+
+    async fn serve_on(state: AppState, listen: &str) -> TestServer {
         let state = Arc::new(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = TcpListener::bind(listen).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, Arc::clone(&state), async {
@@ -159,6 +170,16 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// This machine's address on its default route: a peer connecting from it
+/// is not loopback. Found by connecting a UDP socket (no packet is sent).
+pub fn non_loopback_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp socket");
+    socket.connect("192.0.2.1:9").expect("a default route (the test needs a non-loopback address)");
+    let ip = socket.local_addr().expect("local address").ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no non-loopback address: {ip}");
+    ip
 }
 
 /// A parsed HTTP response.
