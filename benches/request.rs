@@ -38,6 +38,13 @@
 //! sample with a word of the mask list and one of the review list, so
 //! every hit is checked against its category's scope.
 //!
+//! Group `console`, the group sample with a hit (`hits` above, unscoped)
+//! while the console is `closed` and while it is `open`: a thread on the
+//! other core does what the console's panels ask of the server — the last
+//! hour's per-minute counts, the category summaries, a try of a message —
+//! every millisecond (the page asks every 2 s), reading the same counters
+//! the requests write.
+//!
 //! Run: `cargo bench --bench request`. Timings are only comparable on the
 //! same machine (`-- --save-baseline main`, then `-- --baseline main`).
 
@@ -202,5 +209,47 @@ fn scopes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, request, audit, scopes);
+fn console(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let engine = match Engine::build(&synthetic::scope_bench_sources(false)) {
+        Ok(engine) => Arc::new(engine),
+        Err(errors) => panic!("scope bench dictionaries: {errors:?}"),
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(REQUEST_TIME);
+    let webhook = Arc::new(webhook(None));
+    let query = query("Group.CallbackBeforeSendMsg");
+    let hits = String::from_utf8_lossy(GROUP).replace("red packet", "damn 代购 red packet").into_bytes();
+    let mut group = c.benchmark_group("console");
+    group.throughput(Throughput::Bytes(hits.len() as u64));
+    group.bench_function("closed", |b| {
+        b.iter(|| webhook.handle(&engine, Some(black_box(&query)), black_box(&hits), now, Instant::now()))
+    });
+    let polling = Arc::new(AtomicBool::new(true));
+    let poller = {
+        let (engine, webhook, polling) = (Arc::clone(&engine), Arc::clone(&webhook), Arc::clone(&polling));
+        std::thread::spawn(move || {
+            let mut polls = 0u64;
+            while polling.load(Ordering::Relaxed) {
+                black_box(webhook.counters().recent.hour(Instant::now()));
+                black_box(engine.category_summaries());
+                black_box(engine.check_text("一起去赌博吧 damn 代购"));
+                polls += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            polls
+        })
+    };
+    group.bench_function("open", |b| {
+        b.iter(|| webhook.handle(&engine, Some(black_box(&query)), black_box(&hits), now, Instant::now()))
+    });
+    group.finish();
+    polling.store(false, Ordering::Relaxed);
+    let polls = poller.join().unwrap_or_default();
+    assert!(polls > 0, "the console poller ran");
+    eprintln!("console/open: the poller asked {polls} times");
+}
+
+criterion_group!(benches, request, audit, scopes, console);
 criterion_main!(benches);
