@@ -155,3 +155,28 @@ fn contact_detectors_meet_their_goals() {
         assert!(report.false_positive_rate() <= 0.005, "{set}: false positives above 0.5%:\n{report}");
     }
 }
+
+/// `wordgate eval --scope`: a category out of scope in the place has no
+/// row and its positives are not counted; in scope, it is measured as
+/// everywhere.
+#[test]
+fn evaluation_in_a_place_measures_only_the_lists_in_scope() {
+    use wordgate::engine::Place;
+    let sources = [
+        wordgate::DictionarySource::new("ads.txt", "@action reject\n@scope group:AVChatRoom\n加群领福利\n"),
+        wordgate::DictionarySource::new("rude.txt", "@action mask\nshithead\n"),
+    ];
+    let engine = wordgate::Engine::build(&sources).expect("dictionaries");
+    let positives = eval::positives(&engine, eval::SEED);
+    let negatives = vec!["你好".to_string(), "加群领福利".to_string()];
+    let rows = |place: &[&str]| {
+        let report = eval::evaluate(&engine, &Place::parse(place).expect("place"), &positives, &negatives);
+        let rows: Vec<(String, bool)> =
+            report.scores.iter().map(|score| (score.category.clone(), score.positives > 0)).collect();
+        (rows, report.flagged_negatives)
+    };
+    let both = vec![("ads".to_string(), true), ("rude".to_string(), true)];
+    assert_eq!(rows(&[]), (both.clone(), 1));
+    assert_eq!(rows(&["group:AVChatRoom"]), (both, 1));
+    assert_eq!(rows(&["c2c"]), (vec![("rude".to_string(), true)], 0), "加群领福利 is fine one-to-one");
+}
