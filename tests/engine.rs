@@ -21,10 +21,15 @@ pub fn fixture() -> Engine {
         ("60-plain-reject.txt", "@action reject\nforbidden\n"),
         ("90-allow.txt", "@action allow\nScunthorpe\n三黄片研究\nassassin\n"),
     ];
+    engine_of(&files)
+}
+
+/// An engine of these `(file name, text)` dictionaries, in this order.
+fn engine_of(files: &[(&str, &str)]) -> Engine {
     let sources: Vec<_> = files.iter().map(|(name, text)| DictionarySource::new(*name, *text)).collect();
     match Engine::build(&sources) {
         Ok(engine) => engine,
-        Err(errors) => panic!("fixture does not compile: {errors:?}"),
+        Err(errors) => panic!("the dictionaries do not compile: {errors:?}"),
     }
 }
 
@@ -437,11 +442,7 @@ s!(
 
 /// The phonetic steps' traps and tables, on a list of words people respell.
 fn phonetic_engine() -> Engine {
-    let text = "@action mask\n@fold +pinyin +homophones +split\n妈的\n畜生\n白痴\n刷单\n接盘\n";
-    match Engine::build(&[DictionarySource::new("zh.txt", text.to_string())]) {
-        Ok(engine) => engine,
-        Err(errors) => panic!("phonetic fixture does not compile: {errors:?}"),
-    }
+    engine_of(&[("zh.txt", "@action mask\n@fold +pinyin +homophones +split\n妈的\n畜生\n白痴\n刷单\n接盘\n")])
 }
 
 macro_rules! p {
@@ -472,11 +473,10 @@ p!(split_tone_marks_and_both, "shuā单", "*****");
 /// The shipped contact list: every detector, `@action mask` so a test
 /// sees exactly what is covered.
 fn contact_engine() -> Engine {
-    let text = "@action mask\ndetect:phone\ndetect:wechat\ndetect:qq\ndetect:url\ndetect:email\n";
-    match Engine::build(&[DictionarySource::new("contact.txt", text.to_string())]) {
-        Ok(engine) => engine,
-        Err(errors) => panic!("contact fixture does not compile: {errors:?}"),
-    }
+    engine_of(&[(
+        "contact.txt",
+        "@action mask\ndetect:phone\ndetect:wechat\ndetect:qq\ndetect:url\ndetect:email\n",
+    )])
 }
 
 macro_rules! d {
@@ -649,18 +649,13 @@ fn respellings_are_masked_where_they_were_typed() {
 
 // ---- scoped lists ----
 
-fn scoped_engine(files: &[(&str, &str)]) -> Engine {
-    let sources: Vec<_> = files.iter().map(|(name, text)| DictionarySource::new(*name, *text)).collect();
-    Engine::build(&sources).unwrap_or_else(|errors| panic!("{errors:?}"))
-}
-
 fn place(selectors: &[&str]) -> wordgate::engine::Place {
     wordgate::engine::Place::parse(selectors).unwrap_or_else(|err| panic!("{err}"))
 }
 
 #[test]
 fn scoped_allow_lists_excuse_only_where_they_apply() {
-    let engine = scoped_engine(&[
+    let engine = engine_of(&[
         ("ads.txt", "@action reject\n加群\n"),
         ("oa-allow.txt", "@action allow\n@scope oa\n加群聊\n"),
         ("room-allow.txt", "@action allow\n@scope group:AVChatRoom\n快来加群\n"),
@@ -685,7 +680,7 @@ fn scoped_allow_lists_excuse_only_where_they_apply() {
 
 #[test]
 fn a_scoped_category_hits_only_in_its_places_and_answers_their_code() {
-    let engine = scoped_engine(&[(
+    let engine = engine_of(&[(
         "ads.txt",
         "@action reject\n@code 120020\n@group-code 10120\n@scope group:AVChatRoom group:Meeting c2c\n加群\n",
     )]);
@@ -722,7 +717,7 @@ fn at_most_64_allow_lists_may_be_scoped() {
 #[test]
 fn a_group_callback_is_judged_by_its_type_wherever_the_field_is() {
     let engine =
-        scoped_engine(&[("ads.txt", "@action reject\n@group-code 10120\n@scope group:AVChatRoom\n加群\n")]);
+        engine_of(&[("ads.txt", "@action reject\n@group-code 10120\n@scope group:AVChatRoom\n加群\n")]);
     let code = |body: &str| match tencent::moderate(&engine, Kind::Group, body.as_bytes()) {
         Ok(verdict) => verdict.error_code,
         Err(err) => panic!("{err}: {body}"),

@@ -99,6 +99,22 @@ pub enum Boundary {
     Segment,
 }
 
+impl Boundary {
+    /// `(boundary, the value of @boundary that sets it)`; `Auto` is the
+    /// absence of the directive.
+    const NAMES: [(Boundary, &'static str); 3] =
+        [(Boundary::Word, "word"), (Boundary::Substring, "substring"), (Boundary::Segment, "segment")];
+
+    fn parse(value: &str) -> Option<Boundary> {
+        Boundary::NAMES.iter().find(|(_, name)| *name == value).map(|row| row.0)
+    }
+
+    /// The `@boundary` value that sets this boundary; none for `Auto`.
+    pub fn directive_value(self) -> Option<&'static str> {
+        Boundary::NAMES.iter().find(|(boundary, _)| *boundary == self).map(|row| row.1)
+    }
+}
+
 /// A category's settings, from its directives.
 #[derive(Clone, Debug)]
 pub struct Category {
@@ -325,11 +341,9 @@ pub fn parse(source: &DictionarySource, errors: &mut Vec<DictionaryError>) -> Pa
                 Ok(steps) => category.steps = steps,
                 Err(reason) => errors.push(DictionaryError::new(path, line, reason)),
             },
-            "boundary" => match value {
-                "word" => category.boundary = Boundary::Word,
-                "substring" => category.boundary = Boundary::Substring,
-                "segment" => category.boundary = Boundary::Segment,
-                _ => errors.push(DictionaryError::new(
+            "boundary" => match Boundary::parse(value) {
+                Some(boundary) => category.boundary = boundary,
+                None => errors.push(DictionaryError::new(
                     path,
                     line,
                     format!("unknown boundary {value:?} (expected word, substring or segment)"),

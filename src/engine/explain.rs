@@ -7,7 +7,6 @@
 //! the smallest set that still finds the same span: at most one build per
 //! step the category has, nine at most.
 
-use super::dictionary::Boundary;
 use super::{DictionarySource, Engine, Match, Steps};
 
 /// A hit an allow list excused, and the allow entry that did.
@@ -32,17 +31,13 @@ pub(crate) fn steps_for(engine: &Engine, text: &str, found: &Match) -> Vec<&'sta
         return vec!["detector"];
     }
     let category = engine.category(found.category);
+    let boundary =
+        category.boundary.directive_value().map_or(String::new(), |value| format!("@boundary {value}\n"));
     let finds_it = |steps: Steps| {
-        let boundary = match category.boundary {
-            Boundary::Auto => "",
-            Boundary::Word => "@boundary word\n",
-            Boundary::Substring => "@boundary substring\n",
-            Boundary::Segment => "@boundary segment\n",
-        };
-        let names: Vec<&str> = steps.each().map(|(name, _)| name).collect();
+        // `none` first: the steps named are all there are.
         let source = DictionarySource::new(
             "explain.txt",
-            format!("@action review\n{boundary}@fold none {}\n{entry}\n", names.join(" ")),
+            format!("@action review\n{boundary}@fold none {steps}\n{entry}\n"),
         );
         let Ok(alone) = Engine::build(&[source]) else { return false };
         let mut matches = Vec::new();

@@ -74,6 +74,19 @@ pub enum Conversation {
     Group(Option<GroupType>),
 }
 
+impl fmt::Display for Conversation {
+    /// The selector that names exactly this conversation (`group` for a
+    /// group of no listed type).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conversation::OfficialAccount => f.write_str("oa"),
+            Conversation::OneToOne => f.write_str("c2c"),
+            Conversation::Group(None) => f.write_str("group"),
+            Conversation::Group(Some(kind)) => write!(f, "group:{}", kind.name()),
+        }
+    }
+}
+
 impl Conversation {
     fn bit(self) -> u8 {
         match self {
@@ -139,14 +152,7 @@ impl Place {
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut words = Vec::new();
-        match self.conversation {
-            Some(Conversation::OfficialAccount) => words.push("oa".to_string()),
-            Some(Conversation::OneToOne) => words.push("c2c".to_string()),
-            Some(Conversation::Group(None)) => words.push("group".to_string()),
-            Some(Conversation::Group(Some(kind))) => words.push(format!("group:{}", kind.name())),
-            None => {}
-        }
+        let mut words: Vec<String> = self.conversation.iter().map(Conversation::to_string).collect();
         if let Some(app) = self.app {
             words.push(format!("app:{app}"));
         }
@@ -245,22 +251,17 @@ impl Scope {
     /// The selectors, in a canonical order (`c2c group:AVChatRoom
     /// app:1400000001`); none for everywhere.
     pub fn selectors(&self) -> Vec<String> {
-        let mut words = Vec::new();
-        if self.conversations & OFFICIAL_ACCOUNT != 0 {
-            words.push("oa".to_string());
-        }
-        if self.conversations & ONE_TO_ONE != 0 {
-            words.push("c2c".to_string());
-        }
+        let mut conversations = vec![Conversation::OfficialAccount, Conversation::OneToOne];
         if self.conversations & ANY_GROUP == ANY_GROUP {
-            words.push("group".to_string());
+            conversations.push(Conversation::Group(None));
         } else {
-            for (kind, name, _) in GROUP_TYPES {
-                if self.conversations & kind.bit() != 0 {
-                    words.push(format!("group:{name}"));
-                }
-            }
+            conversations.extend(GROUP_TYPES.iter().map(|row| Conversation::Group(Some(row.0))));
         }
+        let mut words: Vec<String> = conversations
+            .into_iter()
+            .filter(|conversation| self.conversations & conversation.bit() != 0)
+            .map(|conversation| conversation.to_string())
+            .collect();
         words.extend(self.apps.iter().map(|app| format!("app:{app}")));
         words
     }

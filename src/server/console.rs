@@ -48,7 +48,7 @@ use super::body;
 use super::routes::{self, Peer, ResponseBody};
 use super::AppState;
 use crate::engine::{Engine, Match, Place, Suppressed};
-use crate::tencent::{scan, Command, Kind, Moderation};
+use crate::tencent::{self, scan, Kind, Moderation};
 
 /// Where the console lives.
 pub const PATH: &str = "/console";
@@ -262,7 +262,7 @@ where
         return redirect_to_console(None);
     };
     let secure = state.tls.is_some();
-    let Ok(form) = read_body(state, request).await else {
+    let Ok(form) = read_body(request).await else {
         return login_page(StatusCode::BAD_REQUEST, "The form could not be read.");
     };
     let given = form_urlencoded::parse(&form).find(|(name, _)| name == "token").map(|(_, value)| value);
@@ -279,13 +279,13 @@ where
     }
 }
 
-async fn read_body<B>(state: &AppState, request: Request<B>) -> Result<Bytes, body::BodyError>
+/// The body of a console request, at most [`MAX_API_BODY`], within 10 s.
+async fn read_body<B>(request: Request<B>) -> Result<Bytes, body::BodyError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
-    let limit = MAX_API_BODY.min(state.settings.max_body_bytes.max(64 * 1024));
-    body::collect(request.into_body(), limit, Instant::now(), std::time::Duration::from_secs(10)).await
+    body::collect(request.into_body(), MAX_API_BODY, Instant::now(), std::time::Duration::from_secs(10)).await
 }
 
 /// `GET /console/api/dictionaries`.
@@ -331,7 +331,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
-    let bytes = match read_body(state, request).await {
+    let bytes = match read_body(request).await {
         Ok(bytes) => bytes,
         Err(body::BodyError::TooLarge) => {
             return routes::error(StatusCode::PAYLOAD_TOO_LARGE, "the console reads at most 1 MiB")
@@ -359,10 +359,7 @@ fn judge(engine: &Engine, asked: &TryRequest) -> Result<Value, String> {
         "group" => Kind::Group,
         other => return Err(format!("callback {other:?}: expected oa, c2c or group")),
     };
-    let command = [Command::OfficialAccountBeforeSend, Command::C2cBeforeSend, Command::GroupBeforeSend]
-        .into_iter()
-        .find(|command| command.kind() == Some(kind))
-        .unwrap_or(Command::C2cBeforeSend);
+    let command = kind.before_send();
     let app = asked.app.trim();
     if !app.is_empty() && app.parse::<u64>().is_err() {
         return Err(format!("app {app:?}: an SDKAppID is a number"));
@@ -387,11 +384,11 @@ fn judge(engine: &Engine, asked: &TryRequest) -> Result<Value, String> {
     if let Some(shape) = &scanned.shape {
         return Err(format!("the body: {shape}"));
     }
-    let place = moderation.place(kind, &scanned, (!app.is_empty()).then_some(app));
-    // The webhook reads what the place is from the body; the console shows
-    // it whether or not a scope asked.
-    let shown_place =
-        Place { conversation: Some(kind.conversation(scanned.group_type.as_deref())), app: app.parse().ok() };
+    let app = (!app.is_empty()).then_some(app);
+    let place = moderation.place(kind, &scanned, app);
+    // What the webhook reads of the place is what scopes need; the console
+    // shows all of it.
+    let shown_place = tencent::place(kind, &scanned, app);
     let verdict = moderation.verdict(&place, body.as_bytes(), &scanned);
     let answer: Value = serde_json::from_slice(&verdict.answer).unwrap_or(Value::Null);
     let mut out = json!({

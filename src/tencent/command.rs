@@ -98,6 +98,11 @@ impl Command {
 }
 
 impl Kind {
+    /// The before-send command of this kind of conversation.
+    pub fn before_send(self) -> Command {
+        TABLE.iter().find(|row| row.2 == Some(self) && row.3).map_or(Command::Other, |row| row.0)
+    }
+
     /// The body field that names the sender, for `exempt_senders`.
     pub fn sender_field(self) -> &'static str {
         match self {
@@ -133,5 +138,7 @@ mod tests {
         assert_eq!(Command::of("c2c.callbackbeforesendmsg"), Command::Other, "exact spelling only");
         assert!(Command::GroupBeforeSend.is_before_send() && !Command::GroupAfterSend.is_before_send());
         assert_eq!(Command::C2cAfterSend.kind(), Some(Kind::C2c));
+        assert_eq!(Kind::Group.before_send(), Command::GroupBeforeSend);
+        assert_eq!(Kind::OfficialAccount.before_send(), Command::OfficialAccountBeforeSend);
     }
 }

@@ -85,6 +85,15 @@ pub struct Verdict {
     pub out_of_scope: Vec<String>,
 }
 
+/// The place a before-send callback of `kind` from app `sdkappid` is in,
+/// all of it: for a group, its `Type` says which kind of group.
+pub fn place(kind: Kind, scanned: &Scanned<'_>, sdkappid: Option<&str>) -> Place {
+    Place {
+        conversation: Some(kind.conversation(scanned.group_type.as_deref())),
+        app: sdkappid.and_then(|id| id.parse().ok()),
+    }
+}
+
 impl<'e> Moderation<'e> {
     /// A moderation against `engine`.
     pub fn new(engine: &'e Engine) -> Moderation<'e> {
@@ -100,10 +109,7 @@ impl<'e> Moderation<'e> {
         if !self.engine.is_scoped() {
             return Place { conversation: Some(kind.conversation(None)), app: None };
         }
-        Place {
-            conversation: Some(kind.conversation(scanned.group_type.as_deref())),
-            app: sdkappid.and_then(|id| id.parse().ok()),
-        }
+        place(kind, scanned, sdkappid)
     }
 
     /// The verdict for a callback in `place` whose body `body` was scanned
