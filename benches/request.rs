@@ -227,20 +227,28 @@ fn console(c: &mut Criterion) {
         b.iter(|| webhook.handle(&engine, Some(black_box(&query)), black_box(&hits), now, Instant::now()))
     });
     let polling = Arc::new(AtomicBool::new(true));
+    let (started, first_poll) = std::sync::mpsc::channel();
     let poller = {
         let (engine, webhook, polling) = (Arc::clone(&engine), Arc::clone(&webhook), Arc::clone(&polling));
         std::thread::spawn(move || {
             let mut polls = 0u64;
-            while polling.load(Ordering::Relaxed) {
+            loop {
                 black_box(webhook.counters().recent.hour(Instant::now()));
                 black_box(engine.category_summaries());
                 black_box(engine.check_text("一起去赌博吧 damn 代购"));
                 polls += 1;
+                if polls == 1 {
+                    let _ = started.send(());
+                }
+                if !polling.load(Ordering::Relaxed) {
+                    return polls;
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
-            polls
         })
     };
+    // `open` is measured only once the console is polling.
+    first_poll.recv().unwrap_or_else(|_| panic!("the console poller stopped before its first poll"));
     group.bench_function("open", |b| {
         b.iter(|| webhook.handle(&engine, Some(black_box(&query)), black_box(&hits), now, Instant::now()))
     });
